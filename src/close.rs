@@ -96,17 +96,26 @@ impl CloseFrame {
         if !code.is_sendable() || reason.len() > MAX_CLOSE_REASON {
             return None;
         }
-        Some(CloseFrame { code, reason: ControlPayload::new(reason.as_bytes())? })
+        Some(CloseFrame {
+            code,
+            reason: ControlPayload::new(reason.as_bytes())?,
+        })
     }
 
     /// What a peer's close frame without a body reports: code 1005 and no reason.
     pub(crate) const fn no_status() -> CloseFrame {
-        CloseFrame { code: CloseCode::NO_STATUS_RECEIVED, reason: ControlPayload::EMPTY }
+        CloseFrame {
+            code: CloseCode::NO_STATUS_RECEIVED,
+            reason: ControlPayload::EMPTY,
+        }
     }
 
     /// What a transport that ended without a close frame reports: code 1006.
     pub const fn abnormal() -> CloseFrame {
-        CloseFrame { code: CloseCode::ABNORMAL, reason: ControlPayload::EMPTY }
+        CloseFrame {
+            code: CloseCode::ABNORMAL,
+            reason: ControlPayload::EMPTY,
+        }
     }
 
     /// The close code (1005 if the peer's frame carried none).
@@ -134,7 +143,8 @@ impl CloseFrame {
                 if core::str::from_utf8(reason).is_err() {
                     return Err(ProtocolError::InvalidUtf8);
                 }
-                let reason = ControlPayload::new(reason).ok_or(ProtocolError::ControlFrameTooLong)?;
+                let reason =
+                    ControlPayload::new(reason).ok_or(ProtocolError::ControlFrameTooLong)?;
                 Ok(CloseFrame { code, reason })
             }
         }
@@ -154,6 +164,9 @@ impl CloseFrame {
 
 impl fmt::Debug for CloseFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CloseFrame").field("code", &self.code.0).field("reason", &self.reason()).finish()
+        f.debug_struct("CloseFrame")
+            .field("code", &self.code.0)
+            .field("reason", &self.reason())
+            .finish()
     }
 }

@@ -43,7 +43,9 @@ pub(crate) struct Entropy {
 
 impl Entropy {
     pub(crate) fn new(seed: Seed) -> Self {
-        Entropy { rng: ChaCha20Rng::from_seed(seed.0) }
+        Entropy {
+            rng: ChaCha20Rng::from_seed(seed.0),
+        }
     }
 
     pub(crate) fn mask_key(&mut self) -> [u8; 4] {

@@ -35,8 +35,6 @@ pub enum ProtocolError {
     WrongMasking,
     /// A 64-bit payload length with the most significant bit set.
     InvalidLength,
-    /// A 16- or 64-bit length that would fit a shorter encoding (only when strict lengths are on).
-    NonMinimalLength,
     /// A close frame with a 1-byte payload.
     CloseFrameTooShort,
     /// A close code that may not be sent (0-999, 1004-1006, 1015, 1016-2999, 5000+).
@@ -51,8 +49,6 @@ pub enum ProtocolError {
     TooManyFragments,
     /// A compressed message that does not decompress (permessage-deflate).
     BadCompression,
-    /// Data after the close frame in the same message stream (never raised: such input is discarded).
-    DataAfterClose,
 }
 
 impl ProtocolError {
@@ -72,23 +68,46 @@ impl ProtocolError {
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProtocolError::ReservedBitsSet(b) => write!(f, "peer set reserved bits {b:#05b} that no extension defines"),
+            ProtocolError::ReservedBitsSet(b) => write!(
+                f,
+                "peer set reserved bits {b:#05b} that no extension defines"
+            ),
             ProtocolError::UnknownOpcode(op) => write!(f, "peer sent reserved opcode {op:#x}"),
             ProtocolError::FragmentedControlFrame => f.write_str("peer fragmented a control frame"),
-            ProtocolError::ControlFrameTooLong => f.write_str("peer sent a control frame over 125 bytes"),
-            ProtocolError::UnexpectedContinuation => f.write_str("peer sent a continuation frame with no message in progress"),
-            ProtocolError::ExpectedContinuation => f.write_str("peer started a new message before finishing the fragmented one"),
-            ProtocolError::WrongMasking => f.write_str("peer's frame masking is wrong for its role"),
-            ProtocolError::InvalidLength => f.write_str("peer sent a 64-bit length with the top bit set"),
-            ProtocolError::NonMinimalLength => f.write_str("peer sent a payload length in a longer encoding than needed"),
-            ProtocolError::CloseFrameTooShort => f.write_str("peer sent a close frame with a 1-byte payload"),
+            ProtocolError::ControlFrameTooLong => {
+                f.write_str("peer sent a control frame over 125 bytes")
+            }
+            ProtocolError::UnexpectedContinuation => {
+                f.write_str("peer sent a continuation frame with no message in progress")
+            }
+            ProtocolError::ExpectedContinuation => {
+                f.write_str("peer started a new message before finishing the fragmented one")
+            }
+            ProtocolError::WrongMasking => {
+                f.write_str("peer's frame masking is wrong for its role")
+            }
+            ProtocolError::InvalidLength => {
+                f.write_str("peer sent a 64-bit length with the top bit set")
+            }
+            ProtocolError::CloseFrameTooShort => {
+                f.write_str("peer sent a close frame with a 1-byte payload")
+            }
             ProtocolError::InvalidCloseCode(c) => write!(f, "peer sent invalid close code {c}"),
-            ProtocolError::InvalidUtf8 => f.write_str("peer sent invalid UTF-8 in a text message or close reason"),
-            ProtocolError::FrameTooLarge => f.write_str("peer's frame exceeds the configured max_frame_size"),
-            ProtocolError::MessageTooLarge => f.write_str("peer's message exceeds the configured max_message_size"),
-            ProtocolError::TooManyFragments => f.write_str("peer's message exceeds the configured max_fragments"),
-            ProtocolError::BadCompression => f.write_str("peer's compressed message does not inflate"),
-            ProtocolError::DataAfterClose => f.write_str("peer sent data after its close frame"),
+            ProtocolError::InvalidUtf8 => {
+                f.write_str("peer sent invalid UTF-8 in a text message or close reason")
+            }
+            ProtocolError::FrameTooLarge => {
+                f.write_str("peer's frame exceeds the configured max_frame_size")
+            }
+            ProtocolError::MessageTooLarge => {
+                f.write_str("peer's message exceeds the configured max_message_size")
+            }
+            ProtocolError::TooManyFragments => {
+                f.write_str("peer's message exceeds the configured max_fragments")
+            }
+            ProtocolError::BadCompression => {
+                f.write_str("peer's compressed message does not inflate")
+            }
         }
     }
 }
@@ -133,12 +152,16 @@ impl HandshakeError {
     /// [`Eof`]: HandshakeError::Eof
     pub fn status(&self) -> u16 {
         match self {
-            HandshakeError::Malformed(_) | HandshakeError::HttpVersion | HandshakeError::BadHeader(_) => 400,
+            HandshakeError::Malformed(_)
+            | HandshakeError::HttpVersion
+            | HandshakeError::BadHeader(_) => 400,
             HandshakeError::MethodNotAllowed => 405,
             HandshakeError::UnsupportedVersion => 426,
             HandshakeError::HeadersTooLarge => 431,
             HandshakeError::Rejected(r) => r.status,
-            HandshakeError::BadAccept | HandshakeError::UnofferedSubprotocol | HandshakeError::UnofferedExtension => 101,
+            HandshakeError::BadAccept
+            | HandshakeError::UnofferedSubprotocol
+            | HandshakeError::UnofferedExtension => 101,
             HandshakeError::Eof => 0,
         }
     }
@@ -150,13 +173,25 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Malformed(why) => write!(f, "malformed handshake: {why}"),
             HandshakeError::MethodNotAllowed => f.write_str("handshake request method is not GET"),
             HandshakeError::HttpVersion => f.write_str("handshake request is older than HTTP/1.1"),
-            HandshakeError::BadHeader(name) => write!(f, "handshake header {name} is missing or invalid"),
+            HandshakeError::BadHeader(name) => {
+                write!(f, "handshake header {name} is missing or invalid")
+            }
             HandshakeError::UnsupportedVersion => f.write_str("Sec-WebSocket-Version is not 13"),
-            HandshakeError::HeadersTooLarge => f.write_str("handshake head exceeds the configured size or header count"),
-            HandshakeError::Rejected(r) => write!(f, "server rejected the handshake with HTTP {}", r.status),
-            HandshakeError::BadAccept => f.write_str("server's Sec-WebSocket-Accept does not match the key"),
-            HandshakeError::UnofferedSubprotocol => f.write_str("server chose a subprotocol the client did not offer"),
-            HandshakeError::UnofferedExtension => f.write_str("server chose an extension the client did not offer"),
+            HandshakeError::HeadersTooLarge => {
+                f.write_str("handshake head exceeds the configured size or header count")
+            }
+            HandshakeError::Rejected(r) => {
+                write!(f, "server rejected the handshake with HTTP {}", r.status)
+            }
+            HandshakeError::BadAccept => {
+                f.write_str("server's Sec-WebSocket-Accept does not match the key")
+            }
+            HandshakeError::UnofferedSubprotocol => {
+                f.write_str("server chose a subprotocol the client did not offer")
+            }
+            HandshakeError::UnofferedExtension => {
+                f.write_str("server chose an extension the client did not offer")
+            }
             HandshakeError::Eof => f.write_str("transport ended during the opening handshake"),
         }
     }
@@ -220,11 +255,17 @@ impl fmt::Display for Error {
             Error::Protocol(e) => write!(f, "{e} (closed with {})", e.close_code()),
             Error::Handshake(e) => e.fmt(f),
             Error::Timeout(TimeoutKind::Handshake) => f.write_str("opening handshake timed out"),
-            Error::Timeout(TimeoutKind::Pong) => f.write_str("peer did not answer a keepalive ping in time"),
+            Error::Timeout(TimeoutKind::Pong) => {
+                f.write_str("peer did not answer a keepalive ping in time")
+            }
             Error::Timeout(TimeoutKind::Close) => f.write_str("close handshake timed out"),
-            Error::AbnormalClosure => f.write_str("transport ended without a close handshake (1006)"),
+            Error::AbnormalClosure => {
+                f.write_str("transport ended without a close handshake (1006)")
+            }
             Error::Closed => f.write_str("the connection has ended"),
-            Error::AwaitingAccept => f.write_str("the handshake request must be accepted or rejected first"),
+            Error::AwaitingAccept => {
+                f.write_str("the handshake request must be accepted or rejected first")
+            }
         }
     }
 }
@@ -260,8 +301,8 @@ pub enum SendError {
     FragmentKindMismatch,
     /// The fragments of a text message are not valid UTF-8.
     InvalidUtf8,
-    /// The handshake answer is invalid: a subprotocol not offered, a status outside 100-599
-    /// or 101, or a header with CR, LF or a bad name.
+    /// A handshake request or answer is invalid: a subprotocol not offered, a reject status
+    /// outside 200-599, a header with CR, LF or a bad name, or a header the core writes itself.
     InvalidHandshakeAnswer,
     /// `accept` or `reject` called when no request is waiting for an answer.
     NoRequestPending,
@@ -271,14 +312,26 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::NotOpen => f.write_str("the connection is not open for sending"),
-            SendError::ControlTooLong => f.write_str("control payload over 125 bytes (close reason over 123)"),
+            SendError::ControlTooLong => {
+                f.write_str("control payload over 125 bytes (close reason over 123)")
+            }
             SendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
-            SendError::OutputFull => f.write_str("pending output would exceed max_pending_output; flush first"),
-            SendError::MessageInProgress => f.write_str("a fragmented message is in progress; finish it first"),
-            SendError::FragmentKindMismatch => f.write_str("fragment kind differs from the message in progress"),
+            SendError::OutputFull => {
+                f.write_str("pending output would exceed max_pending_output; flush first")
+            }
+            SendError::MessageInProgress => {
+                f.write_str("a fragmented message is in progress; finish it first")
+            }
+            SendError::FragmentKindMismatch => {
+                f.write_str("fragment kind differs from the message in progress")
+            }
             SendError::InvalidUtf8 => f.write_str("text fragments are not valid UTF-8"),
-            SendError::InvalidHandshakeAnswer => f.write_str("invalid handshake answer (subprotocol, status or header)"),
-            SendError::NoRequestPending => f.write_str("no handshake request is waiting for an answer"),
+            SendError::InvalidHandshakeAnswer => {
+                f.write_str("invalid handshake request or answer (subprotocol, status, or header)")
+            }
+            SendError::NoRequestPending => {
+                f.write_str("no handshake request is waiting for an answer")
+            }
         }
     }
 }

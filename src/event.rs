@@ -18,7 +18,10 @@ pub struct ControlPayload {
 
 impl ControlPayload {
     /// The empty payload.
-    pub const EMPTY: ControlPayload = ControlPayload { len: 0, bytes: [0; MAX_CONTROL_PAYLOAD] };
+    pub const EMPTY: ControlPayload = ControlPayload {
+        len: 0,
+        bytes: [0; MAX_CONTROL_PAYLOAD],
+    };
 
     /// A payload holding `data`, or `None` if it is longer than 125 bytes.
     pub fn new(data: &[u8]) -> Option<ControlPayload> {
@@ -64,7 +67,9 @@ impl Eq for ControlPayload {}
 
 impl fmt::Debug for ControlPayload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ControlPayload").field(&self.as_bytes()).finish()
+        f.debug_tuple("ControlPayload")
+            .field(&self.as_bytes())
+            .finish()
     }
 }
 
@@ -132,7 +137,11 @@ impl core::ops::Deref for Payload<'_> {
 
 impl fmt::Debug for Payload<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if matches!(self, Payload::Borrowed(_)) { "Borrowed" } else { "Owned" };
+        let kind = if matches!(self, Payload::Borrowed(_)) {
+            "Borrowed"
+        } else {
+            "Owned"
+        };
         write!(f, "Payload::{kind}({} bytes)", self.len())
     }
 }
@@ -159,7 +168,10 @@ impl Message<'_> {
 
 impl fmt::Debug for Message<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Message").field("kind", &self.kind).field("payload", &self.payload).finish()
+        f.debug_struct("Message")
+            .field("kind", &self.kind)
+            .field("payload", &self.payload)
+            .finish()
     }
 }
 

@@ -1,0 +1,1138 @@
+//! The connection state machine: input handling, send commands, the output queue and timers.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+use crate::config::{Config, Delivery};
+use crate::entropy::{Entropy, Seed};
+use crate::error::{Error, HandshakeError, ProtocolError, SendError, TimeoutKind};
+use crate::event::{Chunk, ControlPayload, DataKind, Event, MAX_CONTROL_PAYLOAD, Message, Payload};
+use crate::frame::{self, FrameHeader, HeaderRules, MAX_HEADER_LEN, OpCode};
+use crate::handshake::{self, Accept, ClientRequest, Request};
+use crate::mask::apply_mask;
+use crate::output::{OWNED_SEGMENT_MIN, Output};
+use crate::time::Instant;
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Sends the opening request and masks its frames.
+    Client,
+    /// Answers the opening request; its frames are unmasked.
+    Server,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// The opening handshake is in progress.
+    Connecting,
+    /// Both sides may send data.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    Closing,
+    /// The connection ended: close handshake done, failed, rejected or timed out. Only flushing
+    /// [`Connection::transmit`] and closing the transport remain.
+    Closed,
+}
+
+/// The outcome of one [`Connection::recv`] call.
+#[derive(Debug)]
+pub struct Recv<'a> {
+    /// How many input bytes were used; pass the rest again (with more appended) next time.
+    pub consumed: usize,
+    /// What happened, if anything. Payloads borrow the caller's input, not the connection.
+    pub event: Option<Event<'a>>,
+}
+
+/// The internal phase; [`State`] is its public summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    ClientHandshake,
+    ServerHandshake,
+    AwaitingAccept,
+    Open,
+    /// Our close is queued; the peer's is awaited.
+    CloseSent,
+    /// Both close frames have been exchanged.
+    CloseDone,
+    /// Failed, rejected or timed out; no more input is processed.
+    Failed,
+    /// The transport ended.
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Handshake,
+    Keepalive,
+    Pong,
+    Close,
+}
+const TIMERS: [Timer; 4] = [
+    Timer::Handshake,
+    Timer::Keepalive,
+    Timer::Pong,
+    Timer::Close,
+];
+
+/// Receive state between calls: a header accumulator of at most 14 bytes plus a countdown.
+#[derive(Debug)]
+struct Reader {
+    header: [u8; MAX_HEADER_LEN],
+    header_len: usize,
+    /// The frame whose payload is arriving, if its header is complete.
+    frame: Option<FrameRx>,
+    /// The data message in progress, if any.
+    message: Option<MessageRx>,
+    /// A control frame's payload, gathered whole (at most 125 bytes).
+    control: ControlPayload,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FrameRx {
+    header: FrameHeader,
+    remaining: u64,
+    /// Payload bytes already unmasked, i.e. the mask phase.
+    offset: usize,
+}
+
+#[derive(Debug)]
+struct MessageRx {
+    kind: DataKind,
+    frames: u32,
+    /// Declared bytes so far, checked against `max_message_size` at each header.
+    size: u64,
+    utf8: Utf8Validator,
+    /// Reassembly buffer ([`Delivery::Messages`] only).
+    buffer: Vec<u8>,
+    /// Whether a chunk of this message was delivered ([`Delivery::Chunks`] only).
+    started: bool,
+}
+
+/// The message we are sending in fragments.
+#[derive(Debug, Clone, Copy)]
+struct MessageTx {
+    kind: DataKind,
+    utf8: Utf8Validator,
+}
+
+/// A WebSocket connection: a sans-IO state machine.
+///
+/// Methods are grouped as in quinn-proto: constructors, getters, `recv`/`recv_eof`/
+/// `handle_timeout` inputs, send commands, and `transmit`/`poll_timeout` outputs. See the crate
+/// docs for the run loop.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    phase: Phase,
+    config: Config,
+    entropy: Option<Entropy>,
+    rules: HeaderRules,
+    reader: Reader,
+    sending: Option<MessageTx>,
+    output: Output,
+    /// The newest ping's pong, held back while [`MAX_QUEUED_PONGS`] pongs wait in the output.
+    pending_pong: Option<ControlPayload>,
+    /// Pongs queued since the output queue was last empty.
+    queued_pongs: u32,
+    timers: [Option<Instant>; 4],
+    last_received: Instant,
+    keepalive_payload: Option<ControlPayload>,
+    keepalive_count: u32,
+    /// The opening handshake's head, gathered until its terminator arrives.
+    head: Vec<u8>,
+    client_key: String,
+    client_request: Option<ClientRequest>,
+    request: Option<Request>,
+    subprotocol: Option<String>,
+    close_received: Option<CloseFrame>,
+    close_sent: Option<CloseFrame>,
+    /// Set when a timer or the transport asks for the transport to be closed now.
+    transport_close: bool,
+}
+
+/// Pongs that may be queued while the output is not drained; beyond it only the newest ping is
+/// answered (RFC 6455 section 5.5.3 allows answering only the most recent one).
+pub const MAX_QUEUED_PONGS: u32 = 16;
+
+impl Connection {
+    // ---- constructors ----
+
+    /// A client that sends `request` (queued in [`transmit`](Connection::transmit) at once).
+    ///
+    /// `seed` feeds the CSPRNG for the `Sec-WebSocket-Key` and masking keys; use a fresh one per
+    /// connection ([`Seed::from_os`] with `std`).
+    ///
+    /// # Errors
+    /// [`SendError::InvalidHandshakeAnswer`] if the request has an invalid host, path,
+    /// subprotocol or header (e.g. CR/LF, which could inject headers).
+    pub fn client(
+        config: Config,
+        request: ClientRequest,
+        seed: Seed,
+        now: Instant,
+    ) -> Result<Connection, SendError> {
+        let mut conn = Connection::new(Role::Client, config, Some(seed), now);
+        let mut nonce = [0u8; 16];
+        if let Some(entropy) = conn.entropy.as_mut() {
+            entropy.fill(&mut nonce);
+        }
+        conn.client_key = handshake::new_key(nonce);
+        let mut head = Vec::new();
+        handshake::write_request(&request, &conn.client_key, None, &mut head)?;
+        conn.queue_bytes(&head);
+        conn.client_request = Some(request);
+        conn.phase = Phase::ClientHandshake;
+        conn.arm_handshake_timer(now);
+        Ok(conn)
+    }
+
+    /// A server awaiting the client's opening request.
+    pub fn server(config: Config, now: Instant) -> Connection {
+        let mut conn = Connection::new(Role::Server, config, None, now);
+        conn.phase = Phase::ServerHandshake;
+        conn.arm_handshake_timer(now);
+        conn
+    }
+
+    /// A connection already open: the upgrade happened elsewhere (hyper or axum, HTTP/2
+    /// extended CONNECT). A client needs `seed` for masking keys; a server ignores it.
+    pub fn upgraded(role: Role, config: Config, seed: Seed, now: Instant) -> Connection {
+        let seed = (role == Role::Client).then_some(seed);
+        let mut conn = Connection::new(role, config, seed, now);
+        conn.open(now);
+        conn
+    }
+
+    fn new(role: Role, config: Config, seed: Option<Seed>, now: Instant) -> Connection {
+        Connection {
+            role,
+            phase: Phase::Open,
+            config,
+            entropy: seed.map(Entropy::new),
+            rules: HeaderRules {
+                rsv_allowed: 0,
+                expect_masked: role == Role::Server,
+            },
+            reader: Reader {
+                header: [0; MAX_HEADER_LEN],
+                header_len: 0,
+                frame: None,
+                message: None,
+                control: ControlPayload::EMPTY,
+            },
+            sending: None,
+            output: Output::default(),
+            pending_pong: None,
+            queued_pongs: 0,
+            timers: [None; 4],
+            last_received: now,
+            keepalive_payload: None,
+            keepalive_count: 0,
+            head: Vec::new(),
+            client_key: String::new(),
+            client_request: None,
+            request: None,
+            subprotocol: None,
+            close_received: None,
+            close_sent: None,
+            transport_close: false,
+        }
+    }
+
+    // ---- getters ----
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::ClientHandshake | Phase::ServerHandshake | Phase::AwaitingAccept => {
+                State::Connecting
+            }
+            Phase::Open => State::Open,
+            Phase::CloseSent => State::Closing,
+            Phase::CloseDone | Phase::Failed | Phase::Ended => State::Closed,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The negotiated subprotocol, once open.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The server's view of the opening request, once it has arrived.
+    pub fn request(&self) -> Option<&Request> {
+        self.request.as_ref()
+    }
+
+    /// The peer's close frame, once received (code 1005 if it carried none).
+    pub fn close_received(&self) -> Option<CloseFrame> {
+        self.close_received
+    }
+
+    /// Our close frame, once queued.
+    pub fn close_sent(&self) -> Option<CloseFrame> {
+        self.close_sent
+    }
+
+    /// Heap bytes the connection's buffers hold now: the output queue, a message being
+    /// reassembled, and a handshake head being gathered. For memory accounting.
+    pub fn buffered_capacity(&self) -> usize {
+        let message = self
+            .reader
+            .message
+            .as_ref()
+            .map_or(0, |m| m.buffer.capacity());
+        self.output.capacity() + message + self.head.capacity()
+    }
+
+    /// Whether a fragmented message we are sending is still open.
+    pub fn is_sending_fragments(&self) -> bool {
+        self.sending.is_some()
+    }
+
+    // ---- inputs ----
+
+    /// Feeds bytes received from the transport.
+    ///
+    /// Returns how many bytes were used and at most one event. Call it again with the unused
+    /// bytes until `consumed` is 0 and no event comes, then read more. Data payloads are
+    /// unmasked in place in `input` and lent from it, so the caller may send while holding them.
+    /// Any split of the byte stream into calls gives the same events.
+    ///
+    /// # Errors
+    /// - [`Error::Protocol`]: the peer broke the protocol; the close frame is queued.
+    /// - [`Error::Handshake`]: the opening handshake failed; a server has queued its HTTP reply.
+    /// - [`Error::AwaitingAccept`]: a server must `accept` or `reject` the request first.
+    /// - [`Error::Closed`]: the connection already failed or ended.
+    pub fn recv<'a>(&mut self, now: Instant, input: &'a mut [u8]) -> Result<Recv<'a>, Error> {
+        match self.phase {
+            Phase::Failed | Phase::Ended => return Err(Error::Closed),
+            // RFC 6455 1.4: after the closing handshake nothing more is read.
+            Phase::CloseDone => {
+                return Ok(Recv {
+                    consumed: input.len(),
+                    event: None,
+                });
+            }
+            Phase::AwaitingAccept => return Err(Error::AwaitingAccept),
+            _ => {}
+        }
+        if !input.is_empty() {
+            self.last_received = now;
+        }
+        let result = match self.phase {
+            Phase::ClientHandshake | Phase::ServerHandshake => self.recv_head(now, input),
+            _ => self.recv_frames(now, input),
+        };
+        if let Err(e) = &result {
+            self.fail(e);
+        }
+        result
+    }
+
+    /// Reports that the transport will deliver no more bytes (EOF).
+    ///
+    /// # Errors
+    /// - [`Error::AbnormalClosure`] if the close handshake had not completed (close code 1006).
+    /// - [`Error::Handshake`] with [`HandshakeError::Eof`] during the opening handshake.
+    pub fn recv_eof(&mut self, _now: Instant) -> Result<(), Error> {
+        let phase = core::mem::replace(&mut self.phase, Phase::Ended);
+        self.transport_close = true;
+        self.timers = [None; 4];
+        match phase {
+            Phase::CloseDone | Phase::Failed | Phase::Ended => Ok(()),
+            Phase::ClientHandshake | Phase::ServerHandshake | Phase::AwaitingAccept => {
+                Err(Error::Handshake(HandshakeError::Eof))
+            }
+            Phase::Open | Phase::CloseSent => Err(Error::AbnormalClosure),
+        }
+    }
+
+    /// Acts on expired timers. Calling it early or more than once is harmless.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when the opening handshake, a keepalive pong or the close handshake
+    /// timed out; the transport should then be closed (see
+    /// [`wants_transport_close`](Connection::wants_transport_close)).
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        for timer in TIMERS {
+            let Some(deadline) = self.deadline(timer) else {
+                continue;
+            };
+            if now < deadline {
+                continue;
+            }
+            self.timers[timer as usize] = None;
+            match timer {
+                Timer::Handshake => return self.time_out(TimeoutKind::Handshake),
+                Timer::Pong => return self.time_out(TimeoutKind::Pong),
+                Timer::Close => {
+                    if self.phase == Phase::CloseDone {
+                        // Client: the close handshake is done; the server never closed the
+                        // transport, so we do (RFC 6455 7.1.1).
+                        self.transport_close = true;
+                        return Ok(());
+                    }
+                    return self.time_out(TimeoutKind::Close);
+                }
+                Timer::Keepalive => self.send_keepalive(now),
+            }
+        }
+        Ok(())
+    }
+
+    // ---- handshake answers (server) ----
+
+    /// Accepts the pending request: queues the 101 response and opens the connection.
+    ///
+    /// # Errors
+    /// [`SendError::NoRequestPending`] if no request awaits an answer;
+    /// [`SendError::InvalidHandshakeAnswer`] for a subprotocol the client did not offer or an
+    /// invalid header. Nothing is queued on error.
+    pub fn accept(&mut self, now: Instant, accept: &Accept) -> Result<(), SendError> {
+        if self.phase != Phase::AwaitingAccept {
+            return Err(SendError::NoRequestPending);
+        }
+        let Some(request) = self.request.as_ref() else {
+            return Err(SendError::NoRequestPending);
+        };
+        let mut head = Vec::new();
+        handshake::write_accept(request, accept, None, &mut head)?;
+        self.queue_bytes(&head);
+        self.subprotocol = accept.subprotocol.clone();
+        self.open(now);
+        Ok(())
+    }
+
+    /// Rejects the pending request with an HTTP response (e.g. 401 or 403) and ends the
+    /// connection once it is written.
+    ///
+    /// # Errors
+    /// [`SendError::NoRequestPending`] if no request awaits an answer;
+    /// [`SendError::InvalidHandshakeAnswer`] for a status outside 200-599 or an invalid header.
+    pub fn reject(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), SendError> {
+        if self.phase != Phase::AwaitingAccept {
+            return Err(SendError::NoRequestPending);
+        }
+        let mut head = Vec::new();
+        handshake::write_reject(status, headers, body, &mut head)?;
+        self.queue_bytes(&head);
+        self.phase = Phase::Failed;
+        self.timers = [None; 4];
+        Ok(())
+    }
+
+    // ---- send commands ----
+
+    /// Queues a text message.
+    ///
+    /// # Errors
+    /// [`SendError::NotOpen`], [`SendError::MessageInProgress`] or [`SendError::OutputFull`];
+    /// nothing is queued on error.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_whole(DataKind::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message.
+    ///
+    /// # Errors
+    /// As [`send_text`](Connection::send_text).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_whole(DataKind::Binary, data)
+    }
+
+    /// Queues a message whose buffer is handed over, so a large payload is queued without a
+    /// copy (a client masks it in place).
+    ///
+    /// # Errors
+    /// As [`send_text`](Connection::send_text), plus [`SendError::InvalidUtf8`] for text that is
+    /// not UTF-8.
+    pub fn send_owned(&mut self, kind: DataKind, data: Vec<u8>) -> Result<(), SendError> {
+        self.check_data_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        if kind == DataKind::Text && core::str::from_utf8(&data).is_err() {
+            return Err(SendError::InvalidUtf8);
+        }
+        let opcode = data_opcode(kind);
+        if data.len() < OWNED_SEGMENT_MIN {
+            return self.queue_frame(opcode, true, &data, false);
+        }
+        let header = self.frame_header(opcode, true, data.len());
+        self.check_room(header.1 + data.len(), false)?;
+        let mut data = data;
+        if let Some(key) = header.0.mask {
+            apply_mask(&mut data, key, 0);
+        }
+        self.queue_bytes(&header.2[..header.1]);
+        self.output.push_segment(data);
+        Ok(())
+    }
+
+    /// Queues one fragment of a message sent in pieces (RFC 6455 5.4). The first fragment
+    /// starts a message of `kind`; later ones must name the same kind; `last` ends it. Pings,
+    /// pongs and close may be sent between fragments.
+    ///
+    /// # Errors
+    /// [`SendError::NotOpen`], [`SendError::FragmentKindMismatch`], [`SendError::InvalidUtf8`]
+    /// (text fragments are validated as they are sent) or [`SendError::OutputFull`].
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), SendError> {
+        self.check_data_send()?;
+        let (opcode, mut state) = match self.sending {
+            None => (
+                data_opcode(kind),
+                MessageTx {
+                    kind,
+                    utf8: Utf8Validator::new(),
+                },
+            ),
+            Some(tx) if tx.kind == kind => (OpCode::Continuation, tx),
+            Some(_) => return Err(SendError::FragmentKindMismatch),
+        };
+        if kind == DataKind::Text {
+            state.utf8.feed(data).map_err(|_| SendError::InvalidUtf8)?;
+            if last && !state.utf8.is_complete() {
+                return Err(SendError::InvalidUtf8);
+            }
+        }
+        self.queue_frame(opcode, last, data, false)?;
+        self.sending = if last { None } else { Some(state) };
+        Ok(())
+    }
+
+    /// Queues a ping with up to 125 bytes of payload.
+    ///
+    /// # Errors
+    /// [`SendError::NotOpen`], [`SendError::ControlTooLong`] or [`SendError::OutputFull`].
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong (a heartbeat that expects no answer). Pings are answered
+    /// automatically; this is not needed for that.
+    ///
+    /// # Errors
+    /// As [`ping`](Connection::ping).
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    /// Starts the closing handshake with `code` and a reason of at most 123 bytes. Calling it
+    /// when a close was already sent or the connection has ended does nothing.
+    ///
+    /// # Errors
+    /// [`SendError::InvalidCloseCode`], [`SendError::ControlTooLong`], or
+    /// [`SendError::NotOpen`] during the opening handshake.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(SendError::ControlTooLong);
+        }
+        match self.phase {
+            Phase::Open => {}
+            Phase::ClientHandshake | Phase::ServerHandshake | Phase::AwaitingAccept => {
+                return Err(SendError::NotOpen);
+            }
+            _ => return Ok(()),
+        }
+        let frame = CloseFrame::new(code, reason).ok_or(SendError::ControlTooLong)?;
+        self.queue_close(frame);
+        self.phase = Phase::CloseSent;
+        self.arm(Timer::Close, self.config.close_timeout.map(|t| now + t));
+        self.timers[Timer::Keepalive as usize] = None;
+        self.timers[Timer::Pong as usize] = None;
+        Ok(())
+    }
+
+    // ---- outputs ----
+
+    /// The next bytes to write to the transport (empty when there are none). After writing,
+    /// report how many went with [`advance_transmit`](Connection::advance_transmit).
+    pub fn transmit(&self) -> &[u8] {
+        self.output.front()
+    }
+
+    /// All bytes waiting to be written, as slices in order, for a vectored write.
+    pub fn transmit_slices(&self) -> impl Iterator<Item = &[u8]> {
+        self.output.segments().filter(|s| !s.is_empty())
+    }
+
+    /// Marks `n` bytes of the output as written.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.output.advance(n);
+        if self.output.is_empty() {
+            self.queued_pongs = 0;
+            if let Some(pong) = self.pending_pong.take() {
+                self.queue_frame_unchecked(OpCode::Pong, true, pong.as_bytes());
+                self.queued_pongs = 1;
+            }
+        }
+    }
+
+    /// Bytes waiting to be written: the backpressure signal. Sends fail with
+    /// [`SendError::OutputFull`] rather than let it pass [`Config::max_pending_output`].
+    pub fn transmit_len(&self) -> usize {
+        self.output.len()
+    }
+
+    /// The next instant at which [`handle_timeout`](Connection::handle_timeout) has work, or
+    /// `None` if no timer is armed (then the caller needs no clock at all).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        TIMERS.iter().filter_map(|&t| self.deadline(t)).min()
+    }
+
+    /// Whether the caller should now close the transport: the connection has ended and all
+    /// output is written. The server closes first (RFC 6455 7.1.1); a client waits for the
+    /// server to, up to [`Config::close_timeout`].
+    pub fn wants_transport_close(&self) -> bool {
+        if !self.output.is_empty() {
+            return false;
+        }
+        match self.phase {
+            Phase::Failed | Phase::Ended => true,
+            Phase::CloseDone => self.role == Role::Server || self.transport_close,
+            _ => self.transport_close,
+        }
+    }
+
+    // ---- internals: handshake ----
+
+    fn recv_head<'a>(&mut self, now: Instant, input: &'a mut [u8]) -> Result<Recv<'a>, Error> {
+        let searched = self.head.len();
+        let room = self.config.max_handshake_size.saturating_sub(searched);
+        let take = input.len().min(room);
+        self.head.extend_from_slice(&input[..take]);
+        let Some(end) = handshake::find_head_end(&self.head, searched) else {
+            if take < input.len() || self.head.len() >= self.config.max_handshake_size {
+                return Err(HandshakeError::HeadersTooLarge.into());
+            }
+            return Ok(Recv {
+                consumed: take,
+                event: None,
+            });
+        };
+        // Bytes after the head were only copied, not consumed: they are frames for later.
+        let consumed = end - searched;
+        let head = core::mem::take(&mut self.head);
+        let head = head.get(..end).unwrap_or(&head);
+        let event = match self.phase {
+            Phase::ServerHandshake => {
+                let request = handshake::parse_request(head, self.config.max_headers)?;
+                handshake::validate_request(&request)?;
+                self.request = Some(request.clone());
+                self.phase = Phase::AwaitingAccept;
+                Event::Request(request)
+            }
+            _ => {
+                let response = handshake::parse_response(head, self.config.max_headers)?;
+                let offered = self
+                    .client_request
+                    .as_ref()
+                    .map(|r| r.subprotocols())
+                    .unwrap_or(&[]);
+                handshake::validate_response(&response, &self.client_key, offered, false)?;
+                self.subprotocol = response.subprotocol().map(String::from);
+                self.client_request = None;
+                self.open(now);
+                Event::Connected(response)
+            }
+        };
+        Ok(Recv {
+            consumed,
+            event: Some(event),
+        })
+    }
+
+    fn open(&mut self, now: Instant) {
+        self.phase = Phase::Open;
+        self.head = Vec::new();
+        self.timers[Timer::Handshake as usize] = None;
+        self.last_received = now;
+        self.arm(
+            Timer::Keepalive,
+            self.config.keepalive_interval.map(|_| now),
+        );
+    }
+
+    fn arm_handshake_timer(&mut self, now: Instant) {
+        self.arm(
+            Timer::Handshake,
+            self.config.handshake_timeout.map(|t| now + t),
+        );
+    }
+
+    // ---- internals: frames ----
+
+    fn recv_frames<'a>(&mut self, now: Instant, input: &'a mut [u8]) -> Result<Recv<'a>, Error> {
+        let total = input.len();
+        // `rest` is moved forward, never re-borrowed, so pieces of it can be lent for 'a.
+        let mut rest = input;
+        loop {
+            let consumed = total - rest.len();
+            let Some(frame) = self.reader.frame else {
+                if rest.is_empty() {
+                    return Ok(Recv {
+                        consumed,
+                        event: None,
+                    });
+                }
+                let used = self.read_header(rest)?;
+                rest = &mut core::mem::take(&mut rest)[used..];
+                continue;
+            };
+            let n = usize::try_from(frame.remaining).map_or(rest.len(), |r| r.min(rest.len()));
+            let (chunk, tail) = core::mem::take(&mut rest).split_at_mut(n);
+            rest = tail;
+            let consumed = consumed + n;
+            if let Some(key) = frame.header.mask {
+                apply_mask(chunk, key, frame.offset);
+            }
+            let remaining = frame.remaining - n as u64;
+            let frame_done = remaining == 0;
+            self.reader.frame = if frame_done {
+                None
+            } else {
+                Some(FrameRx {
+                    remaining,
+                    offset: frame.offset + n,
+                    ..frame
+                })
+            };
+            if frame.header.opcode.is_control() {
+                self.reader.control.extend(chunk);
+                if !frame_done {
+                    return Ok(Recv {
+                        consumed,
+                        event: None,
+                    });
+                }
+                if let Some(event) = self.on_control(now, frame.header.opcode)? {
+                    return Ok(Recv {
+                        consumed,
+                        event: Some(event),
+                    });
+                }
+                continue;
+            }
+            let whole_frame = frame.offset == 0 && frame_done;
+            if let Some(event) = self.on_data(chunk, frame.header.fin && frame_done, whole_frame)? {
+                return Ok(Recv {
+                    consumed,
+                    event: Some(event),
+                });
+            }
+            if rest.is_empty() && !frame_done {
+                return Ok(Recv {
+                    consumed,
+                    event: None,
+                });
+            }
+        }
+    }
+
+    /// Consumes header bytes; sets `reader.frame` once the header is complete.
+    fn read_header(&mut self, input: &[u8]) -> Result<usize, ProtocolError> {
+        let reader = &mut self.reader;
+        let (header, used) = if reader.header_len == 0 {
+            match frame::decode_header(input, self.rules)? {
+                Some(done) => done,
+                None => {
+                    // Incomplete, so shorter than a full header.
+                    let n = input.len().min(MAX_HEADER_LEN);
+                    reader.header[..n].copy_from_slice(&input[..n]);
+                    reader.header_len = n;
+                    return Ok(n);
+                }
+            }
+        } else {
+            let had = reader.header_len;
+            let take = input.len().min(MAX_HEADER_LEN - had);
+            reader.header[had..had + take].copy_from_slice(&input[..take]);
+            match frame::decode_header(&reader.header[..had + take], self.rules)? {
+                Some((header, len)) => {
+                    reader.header_len = 0;
+                    (header, len - had)
+                }
+                None => {
+                    reader.header_len = had + take;
+                    return Ok(take);
+                }
+            }
+        };
+        self.on_header(header)?;
+        Ok(used)
+    }
+
+    /// Frame-level checks that need connection state, then sets up the payload countdown.
+    fn on_header(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
+        let config = &self.config;
+        if header.len > config.max_frame_size {
+            return Err(ProtocolError::FrameTooLarge);
+        }
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if self.reader.message.is_some() {
+                    return Err(ProtocolError::ExpectedContinuation);
+                }
+                if header.len > config.max_message_size {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+                let kind = if header.opcode == OpCode::Text {
+                    DataKind::Text
+                } else {
+                    DataKind::Binary
+                };
+                self.reader.message = Some(MessageRx {
+                    kind,
+                    frames: 1,
+                    size: header.len,
+                    utf8: Utf8Validator::new(),
+                    buffer: Vec::new(),
+                    started: false,
+                });
+            }
+            OpCode::Continuation => {
+                let msg = self
+                    .reader
+                    .message
+                    .as_mut()
+                    .ok_or(ProtocolError::UnexpectedContinuation)?;
+                msg.frames = msg.frames.saturating_add(1);
+                if msg.frames > config.max_fragments {
+                    return Err(ProtocolError::TooManyFragments);
+                }
+                msg.size = msg.size.saturating_add(header.len);
+                if msg.size > config.max_message_size {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {
+                self.reader.control = ControlPayload::EMPTY
+            }
+        }
+        self.reader.frame = Some(FrameRx {
+            header,
+            remaining: header.len,
+            offset: 0,
+        });
+        Ok(())
+    }
+
+    /// Handles a piece of data payload (already unmasked); returns an event if one is due.
+    fn on_data<'a>(
+        &mut self,
+        chunk: &'a mut [u8],
+        message_done: bool,
+        whole_frame: bool,
+    ) -> Result<Option<Event<'a>>, ProtocolError> {
+        let Some(msg) = self.reader.message.as_mut() else {
+            return Ok(None);
+        };
+        if msg.kind == DataKind::Text {
+            msg.utf8
+                .feed(chunk)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            if message_done && !msg.utf8.is_complete() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+        }
+        let kind = msg.kind;
+        let chunk: &'a [u8] = chunk;
+        match self.config.delivery {
+            Delivery::Chunks => {
+                if chunk.is_empty() && !message_done {
+                    return Ok(None);
+                }
+                let first = !msg.started;
+                msg.started = true;
+                if message_done {
+                    self.reader.message = None;
+                }
+                Ok(Some(Event::Chunk(Chunk {
+                    kind,
+                    data: Payload::Borrowed(chunk),
+                    first,
+                    last: message_done,
+                })))
+            }
+            Delivery::Messages => {
+                if message_done && whole_frame && msg.buffer.is_empty() {
+                    self.reader.message = None;
+                    return Ok(Some(Event::Message(Message {
+                        kind,
+                        payload: Payload::Borrowed(chunk),
+                    })));
+                }
+                reserve_bounded(&mut msg.buffer, chunk.len(), self.config.max_message_size);
+                msg.buffer.extend_from_slice(chunk);
+                if !message_done {
+                    return Ok(None);
+                }
+                let payload = core::mem::take(&mut msg.buffer);
+                self.reader.message = None;
+                Ok(Some(Event::Message(Message {
+                    kind,
+                    payload: Payload::Owned(payload),
+                })))
+            }
+        }
+    }
+
+    fn on_control(
+        &mut self,
+        now: Instant,
+        opcode: OpCode,
+    ) -> Result<Option<Event<'static>>, ProtocolError> {
+        let payload = self.reader.control;
+        match opcode {
+            OpCode::Ping => {
+                // After our close, nothing more is sent (RFC 6455 5.5.1).
+                if self.phase == Phase::Open {
+                    self.queue_pong(payload);
+                }
+                Ok(Some(Event::Ping(payload)))
+            }
+            OpCode::Pong => {
+                if self.keepalive_payload == Some(payload) {
+                    self.keepalive_payload = None;
+                    self.timers[Timer::Pong as usize] = None;
+                }
+                Ok(Some(Event::Pong(payload)))
+            }
+            _ => {
+                let frame = CloseFrame::parse(payload.as_bytes())?;
+                self.close_received = Some(frame);
+                if self.phase == Phase::Open {
+                    // Echo the code (RFC 6455 5.5.1); a close without a code is echoed empty.
+                    let echo = if frame.code() == CloseCode::NO_STATUS_RECEIVED {
+                        CloseFrame::no_status()
+                    } else {
+                        CloseFrame::new(frame.code(), "").unwrap_or(CloseFrame::no_status())
+                    };
+                    self.queue_close(echo);
+                }
+                self.phase = Phase::CloseDone;
+                self.reader.message = None;
+                self.sending = None;
+                self.pending_pong = None;
+                self.timers = [None; 4];
+                if self.role == Role::Client {
+                    // Wait for the server to close the transport, but not forever.
+                    self.arm(Timer::Close, self.config.close_timeout.map(|t| now + t));
+                }
+                Ok(Some(Event::Close(frame)))
+            }
+        }
+    }
+
+    // ---- internals: sending ----
+
+    fn check_data_send(&self) -> Result<(), SendError> {
+        if self.phase == Phase::Open {
+            Ok(())
+        } else {
+            Err(SendError::NotOpen)
+        }
+    }
+
+    fn send_whole(&mut self, kind: DataKind, data: &[u8]) -> Result<(), SendError> {
+        self.check_data_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_frame(data_opcode(kind), true, data, false)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_data_send()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLong);
+        }
+        self.queue_frame(opcode, true, payload, false)
+    }
+
+    fn check_room(&self, bytes: usize, automatic: bool) -> Result<(), SendError> {
+        if !automatic && self.output.len().saturating_add(bytes) > self.config.max_pending_output {
+            return Err(SendError::OutputFull);
+        }
+        Ok(())
+    }
+
+    /// The header for a frame we send, with a fresh masking key for a client.
+    fn frame_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        len: usize,
+    ) -> (FrameHeader, usize, [u8; MAX_HEADER_LEN]) {
+        let mask = self
+            .entropy
+            .as_mut()
+            .filter(|_| self.role == Role::Client)
+            .map(Entropy::mask_key);
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            len: len as u64,
+        };
+        let (bytes, n) = frame::encode_header(&header);
+        (header, n, bytes)
+    }
+
+    fn queue_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        automatic: bool,
+    ) -> Result<(), SendError> {
+        self.check_room(MAX_HEADER_LEN + payload.len(), automatic)?;
+        self.queue_frame_unchecked(opcode, fin, payload);
+        Ok(())
+    }
+
+    fn queue_frame_unchecked(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        let (header, n, bytes) = self.frame_header(opcode, fin, payload.len());
+        let tail = self.output.tail();
+        tail.extend_from_slice(&bytes[..n]);
+        let start = tail.len();
+        tail.extend_from_slice(payload);
+        if let Some(key) = header.mask {
+            apply_mask(&mut tail[start..], key, 0);
+        }
+        self.output.appended(n + payload.len());
+    }
+
+    fn queue_bytes(&mut self, bytes: &[u8]) {
+        self.output.tail().extend_from_slice(bytes);
+        self.output.appended(bytes.len());
+    }
+
+    fn queue_pong(&mut self, payload: ControlPayload) {
+        if self.queued_pongs >= MAX_QUEUED_PONGS {
+            self.pending_pong = Some(payload);
+            return;
+        }
+        self.queue_frame_unchecked(OpCode::Pong, true, payload.as_bytes());
+        self.queued_pongs += 1;
+    }
+
+    fn queue_close(&mut self, frame: CloseFrame) {
+        self.queue_frame_unchecked(OpCode::Close, true, frame.encode().as_bytes());
+        self.close_sent = Some(frame);
+    }
+
+    /// Fails the connection after an error from `recv`: queues the close frame or HTTP reply.
+    fn fail(&mut self, error: &Error) {
+        match error {
+            Error::Protocol(e) if self.close_sent.is_none() => {
+                if let Some(frame) = CloseFrame::new(e.close_code(), "") {
+                    self.queue_close(frame);
+                }
+            }
+            Error::Handshake(e) if self.role == Role::Server => {
+                let mut reply = Vec::new();
+                handshake::write_error_response(e, &mut reply);
+                self.queue_bytes(&reply);
+            }
+            Error::AwaitingAccept => return,
+            _ => {}
+        }
+        self.phase = Phase::Failed;
+        self.timers = [None; 4];
+        self.reader.message = None;
+        self.head = Vec::new();
+    }
+
+    fn time_out(&mut self, kind: TimeoutKind) -> Result<(), Error> {
+        self.phase = Phase::Failed;
+        self.transport_close = true;
+        self.timers = [None; 4];
+        Err(Error::Timeout(kind))
+    }
+
+    // ---- internals: timers ----
+
+    fn arm(&mut self, timer: Timer, at: Option<Instant>) {
+        self.timers[timer as usize] = at;
+    }
+
+    /// A timer's deadline. The keepalive timer stores when it was armed; its deadline moves
+    /// with every byte received, without a store per read.
+    fn deadline(&self, timer: Timer) -> Option<Instant> {
+        let at = self.timers[timer as usize]?;
+        match timer {
+            Timer::Keepalive => {
+                if self.keepalive_payload.is_some() {
+                    // A ping is outstanding: the pong timer is in charge.
+                    return None;
+                }
+                let interval = self.config.keepalive_interval?;
+                Some(at.max(self.last_received) + interval)
+            }
+            _ => Some(at),
+        }
+    }
+
+    fn send_keepalive(&mut self, now: Instant) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        self.keepalive_count = self.keepalive_count.wrapping_add(1);
+        let payload = ControlPayload::new(&self.keepalive_count.to_be_bytes())
+            .unwrap_or(ControlPayload::EMPTY);
+        self.queue_frame_unchecked(OpCode::Ping, true, payload.as_bytes());
+        self.arm(Timer::Keepalive, Some(now));
+        if let Some(timeout) = self.config.pong_timeout {
+            self.keepalive_payload = Some(payload);
+            self.arm(Timer::Pong, Some(now + timeout));
+        }
+    }
+}
+
+fn data_opcode(kind: DataKind) -> OpCode {
+    match kind {
+        DataKind::Text => OpCode::Text,
+        DataKind::Binary => OpCode::Binary,
+    }
+}
+
+/// Grows a reassembly buffer for `extra` more bytes without overshooting the message limit,
+/// so the buffer's capacity never exceeds `max(limit, bytes received)`.
+fn reserve_bounded(buffer: &mut Vec<u8>, extra: usize, limit: u64) {
+    let needed = buffer.len().saturating_add(extra);
+    if needed <= buffer.capacity() {
+        return;
+    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let target = buffer.capacity().saturating_mul(2).min(limit).max(needed);
+    buffer.reserve_exact(target - buffer.len());
+}

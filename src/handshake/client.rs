@@ -1,0 +1,443 @@
+//! The client side: write the request, parse and check the server's answer.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::url::{UrlError, parse_url};
+use super::{
+    Header, accept_key, find, header_has_token, list, parse_error, push_header, single, to_headers,
+    trim_ows, valid_header_name, values,
+};
+use crate::error::{HandshakeError, SendError};
+
+/// What a client asks for in its opening handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRequest {
+    host: String,
+    resource: String,
+    origin: Option<String>,
+    subprotocols: Vec<String>,
+    headers: Vec<(String, String)>,
+}
+
+impl ClientRequest {
+    /// A request for `resource` (path and query, e.g. `/chat?x=1`) on `host` (the `Host` header,
+    /// with `:port` when it is not the scheme's default).
+    pub fn new(host: impl Into<String>, resource: impl Into<String>) -> Self {
+        ClientRequest {
+            host: host.into(),
+            resource: resource.into(),
+            origin: None,
+            subprotocols: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A request for a `ws://` or `wss://` URL.
+    ///
+    /// # Errors
+    /// When the URL is not a valid WebSocket URL (see [`UrlError`]).
+    pub fn from_url(url: &str) -> Result<ClientRequest, UrlError> {
+        let url = parse_url(url)?;
+        Ok(ClientRequest::new(url.host_header(), url.resource))
+    }
+
+    /// Sets the `Origin` header, as a browser would.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Offers a subprotocol; offers are sent in the order added (most preferred first).
+    pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
+        self.subprotocols.push(protocol.into());
+        self
+    }
+
+    /// Adds a request header, e.g. `Authorization` or `Cookie`.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The `Host` header value.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The requested resource: path and query.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The `Origin` header value, if set.
+    pub fn origin_header(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// The offered subprotocols, most preferred first.
+    pub fn subprotocols(&self) -> &[String] {
+        &self.subprotocols
+    }
+
+    /// The extra headers, in the order added.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+}
+
+/// Headers the core writes into every request; a caller's copy would contradict them.
+const REQUEST_RESERVED: &[&str] = &[
+    "Host",
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Origin",
+];
+
+/// The `Sec-WebSocket-Key` for a 16-byte random nonce.
+pub(crate) fn new_key(nonce: [u8; 16]) -> String {
+    STANDARD.encode(nonce)
+}
+
+/// Appends the request to `out`, or nothing if a part of `req` cannot be written safely.
+pub(crate) fn write_request(
+    req: &ClientRequest,
+    key: &str,
+    extension_offer: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<(), SendError> {
+    // Visible ASCII only: a space would end the request-target, and non-ASCII must be
+    // percent-encoded anyway.
+    let visible = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
+    let extra = req.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    let valid = visible(&req.host)
+        && req.resource.starts_with('/')
+        && visible(&req.resource)
+        && !req.resource.contains('#')
+        && visible(key)
+        && req.origin.as_deref().is_none_or(super::valid_header_value)
+        && req.subprotocols.iter().all(|p| valid_header_name(p))
+        && extension_offer.is_none_or(super::valid_header_value)
+        && super::valid_extra_headers(extra, REQUEST_RESERVED);
+    if !valid {
+        return Err(SendError::InvalidHandshakeAnswer);
+    }
+    for part in ["GET ", &req.resource, " HTTP/1.1\r\n"] {
+        out.extend_from_slice(part.as_bytes());
+    }
+    push_header(out, "Host", &req.host);
+    out.extend_from_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\n");
+    push_header(out, "Sec-WebSocket-Key", key);
+    out.extend_from_slice(b"Sec-WebSocket-Version: 13\r\n");
+    if let Some(origin) = &req.origin {
+        push_header(out, "Origin", origin);
+    }
+    if !req.subprotocols.is_empty() {
+        push_header(out, "Sec-WebSocket-Protocol", &req.subprotocols.join(", "));
+    }
+    if let Some(offer) = extension_offer {
+        push_header(out, "Sec-WebSocket-Extensions", offer);
+    }
+    for (name, value) in &req.headers {
+        push_header(out, name, value);
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// The server's answer to the opening handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code: 101 when the connection opened.
+    pub status: u16,
+    /// The reason phrase, e.g. `Switching Protocols` (informational only).
+    pub reason: String,
+    /// All headers, in the order received.
+    pub headers: Vec<Header>,
+}
+
+impl Response {
+    /// The value of the first header called `name` (ASCII-case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        find(&self.headers, name).map(|h| h.value.as_slice())
+    }
+
+    /// The value of the first header called `name`, if it is UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        find(&self.headers, name).and_then(Header::value_str)
+    }
+
+    /// The subprotocol the server chose (`Sec-WebSocket-Protocol`), if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.header_str("Sec-WebSocket-Protocol")
+            .map(|p| p.trim_matches([' ', '\t']))
+    }
+
+    /// The extensions the server accepted, each with its parameters, e.g.
+    /// `permessage-deflate; server_no_context_takeover`.
+    pub fn extensions(&self) -> impl Iterator<Item = &str> {
+        list(&self.headers, "Sec-WebSocket-Extensions")
+    }
+}
+
+/// Parses a response head: the bytes up to and including the blank line.
+pub(crate) fn parse_response(head: &[u8], max_headers: usize) -> Result<Response, HandshakeError> {
+    let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut resp = httparse::Response::new(&mut slots);
+    match resp.parse(head).map_err(parse_error)? {
+        httparse::Status::Complete(_) => {}
+        httparse::Status::Partial => return Err(HandshakeError::Malformed("incomplete head")),
+    }
+    let (Some(minor_version), Some(status)) = (resp.version, resp.code) else {
+        return Err(HandshakeError::Malformed("incomplete status line"));
+    };
+    if minor_version < 1 {
+        return Err(HandshakeError::Malformed("HTTP version"));
+    }
+    Ok(Response {
+        status,
+        reason: resp.reason.unwrap_or_default().into(),
+        headers: to_headers(resp.headers),
+    })
+}
+
+/// Checks the server's answer against what we sent (RFC 6455 section 4.1, last list).
+pub(crate) fn validate_response(
+    resp: &Response,
+    key: &str,
+    offered_protocols: &[String],
+    extension_offered: bool,
+) -> Result<(), HandshakeError> {
+    let headers = &resp.headers;
+    if resp.status != 101 {
+        return Err(HandshakeError::Rejected(Box::new(resp.clone())));
+    }
+    if !values(headers, "Upgrade").any(|v| header_has_token(v, "websocket")) {
+        return Err(HandshakeError::BadHeader("Upgrade"));
+    }
+    if !values(headers, "Connection").any(|v| header_has_token(v, "upgrade")) {
+        return Err(HandshakeError::BadHeader("Connection"));
+    }
+    if single(headers, "Sec-WebSocket-Accept").map(trim_ows)
+        != Some(accept_key(key.as_bytes()).as_bytes())
+    {
+        return Err(HandshakeError::BadAccept);
+    }
+    let mut protocols = values(headers, "Sec-WebSocket-Protocol");
+    if let Some(chosen) = protocols.next() {
+        let chosen = trim_ows(chosen);
+        // One value, chosen among ours: anything else means the server speaks something we can't.
+        if protocols.next().is_some() || !offered_protocols.iter().any(|p| p.as_bytes() == chosen) {
+            return Err(HandshakeError::UnofferedSubprotocol);
+        }
+    }
+    if !extension_offered && find(headers, "Sec-WebSocket-Extensions").is_some() {
+        return Err(HandshakeError::UnofferedExtension);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    const RFC_ANSWER: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
+        Upgrade: websocket\r\n\
+        Connection: Upgrade\r\n\
+        Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+        Sec-WebSocket-Protocol: chat\r\n\r\n";
+
+    fn offered() -> Vec<String> {
+        vec!["chat".to_string(), "superchat".to_string()]
+    }
+
+    /// The RFC answer with `from` replaced by `to`, validated as an answer to the RFC request.
+    fn answer(from: &str, to: &str) -> Result<Response, HandshakeError> {
+        let text = core::str::from_utf8(RFC_ANSWER).unwrap().replace(from, to);
+        let resp = parse_response(text.as_bytes(), 64)?;
+        validate_response(&resp, KEY, &offered(), false).map(|()| resp)
+    }
+
+    #[test]
+    fn key_is_base64_of_the_nonce() {
+        assert_eq!(new_key(*b"the sample nonce"), KEY);
+    }
+
+    #[test]
+    fn request_bytes_are_exact() {
+        let req = ClientRequest::new("server.example.com", "/chat")
+            .origin("http://example.com")
+            .subprotocol("chat")
+            .subprotocol("superchat")
+            .header("Authorization", "Bearer t");
+        let mut out = Vec::new();
+        write_request(&req, KEY, Some("permessage-deflate"), &mut out).unwrap();
+        let expected = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+            Sec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\
+            Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\
+            Authorization: Bearer t\r\n\r\n";
+        assert_eq!(core::str::from_utf8(&out), Ok(expected));
+    }
+
+    #[test]
+    fn request_refuses_what_cannot_be_written_safely() {
+        let base = || ClientRequest::new("example.com", "/");
+        let bad = [
+            ClientRequest::new("", "/"),
+            ClientRequest::new("a b", "/"),
+            ClientRequest::new("example.com", "chat"),
+            ClientRequest::new("example.com", "/a b"),
+            ClientRequest::new("example.com", "/\r\nX: 1"),
+            ClientRequest::new("example.com", "/#frag"),
+            base().subprotocol("a,b"),
+            base().subprotocol(""),
+            base().origin("x\r\n"),
+            base().header("Cookie", "a\nb"),
+            base().header("Bad Name", "v"),
+            base().header("sec-websocket-key", "x"),
+        ];
+        for req in bad {
+            let mut out = Vec::new();
+            assert_eq!(
+                write_request(&req, KEY, None, &mut out),
+                Err(SendError::InvalidHandshakeAnswer),
+                "{req:?}"
+            );
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn request_from_url() {
+        let req = ClientRequest::from_url("wss://example.com:8443/chat?x=1").unwrap();
+        assert_eq!(
+            (req.host(), req.resource()),
+            ("example.com:8443", "/chat?x=1")
+        );
+        let req = ClientRequest::from_url("ws://[::1]").unwrap();
+        assert_eq!((req.host(), req.resource()), ("[::1]", "/"));
+        assert_eq!(
+            ClientRequest::from_url("http://example.com"),
+            Err(UrlError::Scheme)
+        );
+    }
+
+    #[test]
+    fn rfc_answer_is_valid() {
+        let resp = answer("", "").unwrap();
+        assert_eq!(
+            (resp.status, resp.reason.as_str()),
+            (101, "Switching Protocols")
+        );
+        assert_eq!(resp.subprotocol(), Some("chat"));
+        assert_eq!(resp.extensions().count(), 0);
+    }
+
+    #[test]
+    fn non_101_is_rejected_with_its_headers_kept() {
+        let head = b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n";
+        let resp = parse_response(head, 64).unwrap();
+        let err = validate_response(&resp, KEY, &[], false).unwrap_err();
+        assert_eq!(err.status(), 401);
+        let HandshakeError::Rejected(kept) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            kept.header_str("www-authenticate"),
+            Some("Basic realm=\"x\"")
+        );
+        assert_eq!(kept.reason, "Unauthorized");
+    }
+
+    #[test]
+    fn upgrade_and_connection_are_required() {
+        assert_eq!(
+            answer("Upgrade: websocket", "Upgrade: h2c"),
+            Err(HandshakeError::BadHeader("Upgrade"))
+        );
+        assert_eq!(
+            answer("Connection: Upgrade", "Connection: close"),
+            Err(HandshakeError::BadHeader("Connection"))
+        );
+        assert!(answer("Upgrade: websocket", "UPGRADE: WebSocket").is_ok());
+    }
+
+    #[test]
+    fn wrong_or_missing_accept_is_bad_accept() {
+        let accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        assert_eq!(
+            answer(accept, "AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            Err(HandshakeError::BadAccept)
+        );
+        assert_eq!(
+            answer("Sec-WebSocket-Accept", "X-Accept"),
+            Err(HandshakeError::BadAccept)
+        );
+        let twice =
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        assert_eq!(answer(accept, twice), Err(HandshakeError::BadAccept));
+    }
+
+    #[test]
+    fn subprotocol_must_be_one_we_offered() {
+        let unoffered = Err(HandshakeError::UnofferedSubprotocol);
+        assert_eq!(answer("Protocol: chat", "Protocol: mqtt"), unoffered);
+        assert_eq!(
+            answer("Protocol: chat", "Protocol: chat, superchat"),
+            unoffered
+        );
+        assert_eq!(
+            answer(
+                "Protocol: chat",
+                "Protocol: chat\r\nSec-WebSocket-Protocol: chat"
+            ),
+            unoffered
+        );
+        assert!(answer("Protocol: chat", "Protocol: superchat").is_ok());
+        assert!(answer("Sec-WebSocket-Protocol: chat\r\n", "").is_ok());
+    }
+
+    #[test]
+    fn extension_we_did_not_offer_fails() {
+        let with_ext = "Protocol: chat\r\nSec-WebSocket-Extensions: permessage-deflate";
+        assert_eq!(
+            answer("Protocol: chat", with_ext),
+            Err(HandshakeError::UnofferedExtension)
+        );
+        let text = core::str::from_utf8(RFC_ANSWER)
+            .unwrap()
+            .replace("Protocol: chat", with_ext);
+        let resp = parse_response(text.as_bytes(), 64).unwrap();
+        assert_eq!(validate_response(&resp, KEY, &offered(), true), Ok(()));
+        assert_eq!(
+            resp.extensions().collect::<Vec<_>>(),
+            ["permessage-deflate"]
+        );
+    }
+
+    #[test]
+    fn http_1_0_response_is_malformed() {
+        let head = b"HTTP/1.0 101 Switching Protocols\r\n\r\n";
+        assert_eq!(
+            parse_response(head, 64),
+            Err(HandshakeError::Malformed("HTTP version"))
+        );
+        assert_eq!(
+            parse_response(RFC_ANSWER, 2),
+            Err(HandshakeError::HeadersTooLarge)
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! The opening handshake (RFC 6455 section 4).
+//!
+//! A WebSocket connection starts as an HTTP/1.1 `GET` whose `Upgrade: websocket` and
+//! `Connection: Upgrade` headers ask to switch protocols, carrying a random 16-byte
+//! `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`. The server agrees with
+//! `101 Switching Protocols` and proves it understood the request by returning
+//! `Sec-WebSocket-Accept`, the base64 SHA-1 of the key and a fixed GUID ([`accept_key`]); it may
+//! pick one of the client's subprotocols and answer its extension offers. Any other status is a
+//! refusal, after which the connection is plain HTTP. After the 101, both sides speak frames.
+
+// The connection state machine is the only caller of the crate-private half of this module;
+// until it lands, only the tests use it. Remove this once it does.
+
+mod client;
+mod server;
+mod url;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha1::{Digest, Sha1};
+
+use crate::error::HandshakeError;
+
+pub use client::{ClientRequest, Response};
+pub use server::{Accept, Request};
+pub use url::{UrlError, WsUrl, parse_url};
+
+// The connection state machine drives these; they are not part of the public API.
+pub(crate) use client::{new_key, parse_response, validate_response, write_request};
+pub(crate) use server::{
+    parse_request, validate_request, write_accept, write_error_response, write_reject,
+};
+
+/// The GUID that RFC 6455 section 1.3 appends to the key, so that only a WebSocket-aware server
+/// can compute the answer.
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key`: base64(SHA-1(key ++ GUID)).
+///
+/// Useful when another HTTP stack (hyper, axum, ...) performs the upgrade and only the frames are
+/// left to this crate.
+///
+/// ```
+/// assert_eq!(wsproto::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> String {
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(GUID);
+    STANDARD.encode(sha.finalize())
+}
+
+/// One header of a received handshake head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The name as sent; compare it ASCII-case-insensitively.
+    pub name: String,
+    /// The value with surrounding whitespace removed. HTTP allows non-UTF-8 bytes here.
+    pub value: Vec<u8>,
+}
+
+impl Header {
+    /// The value as text, or `None` if it is not UTF-8.
+    pub fn value_str(&self) -> Option<&str> {
+        core::str::from_utf8(&self.value).ok()
+    }
+}
+
+/// The index just past the first `\r\n\r\n` in `buf`. `searched` bytes of `buf` were already
+/// searched in vain, so only the 3 bytes of a terminator that may straddle that point are
+/// rescanned: a head that arrives byte by byte costs linear, not quadratic, time.
+pub(crate) fn find_head_end(buf: &[u8], searched: usize) -> Option<usize> {
+    let start = searched.saturating_sub(3);
+    let pos = buf
+        .get(start..)?
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")?;
+    Some(start + pos + 4)
+}
+
+/// Whether the comma-separated list `value` holds `token`, ignoring ASCII case and the optional
+/// whitespace around elements (RFC 7230 section 7).
+pub(crate) fn header_has_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|element| trim_ows(element).eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// Whether `name` is a non-empty RFC 7230 token: what a header name, or a subprotocol, may be.
+pub(crate) fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Whether `value` can be written without ending the header line early, which would let a
+/// caller-supplied value inject headers or a body.
+pub(crate) fn valid_header_value(value: &str) -> bool {
+    !value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
+}
+
+/// Whether `headers` may be appended to a head: well formed, and none of the `reserved` names
+/// the core writes itself (a second copy would contradict it).
+fn valid_extra_headers<'a>(
+    mut headers: impl Iterator<Item = (&'a str, &'a str)>,
+    reserved: &[&str],
+) -> bool {
+    headers.all(|(name, value)| {
+        valid_header_name(name)
+            && valid_header_value(value)
+            && !reserved.iter().any(|r| r.eq_ignore_ascii_case(name))
+    })
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn to_headers(parsed: &[httparse::Header<'_>]) -> Vec<Header> {
+    parsed
+        .iter()
+        .map(|h| Header {
+            name: h.name.into(),
+            value: trim_ows(h.value).to_vec(),
+        })
+        .collect()
+}
+
+fn parse_error(err: httparse::Error) -> HandshakeError {
+    HandshakeError::Malformed(match err {
+        httparse::Error::TooManyHeaders => return HandshakeError::HeadersTooLarge,
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status code",
+        httparse::Error::Token => "invalid method",
+        httparse::Error::Version => "invalid HTTP version",
+    })
+}
+
+/// The first header called `name`, ignoring ASCII case.
+fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a Header> {
+    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+}
+
+/// The values of every header called `name`: a list header may be split over several lines,
+/// which mean the same as one comma-joined line (RFC 7230 section 3.2.2).
+fn values<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_slice())
+}
+
+/// The value of the header called `name` if it appears exactly once.
+fn single<'a>(headers: &'a [Header], name: &'a str) -> Option<&'a [u8]> {
+    let mut all = values(headers, name);
+    let first = all.next()?;
+    all.next().is_none().then_some(first)
+}
+
+/// The elements of the comma-separated lists in every header called `name`, trimmed, empty ones
+/// skipped. Commas inside a quoted string (an extension parameter value) do not split.
+/// Non-UTF-8 values are skipped: no token we compare against can match them.
+fn list<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a str> {
+    values(headers, name)
+        .filter_map(|v| core::str::from_utf8(v).ok())
+        .flat_map(split_unquoted)
+}
+
+fn split_unquoted(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    core::iter::from_fn(move || {
+        let s = rest.take()?;
+        let (mut quoted, mut escaped) = (false, false);
+        for (i, b) in s.bytes().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' if quoted => escaped = true,
+                b'"' => quoted = !quoted,
+                b',' if !quoted => {
+                    let (element, tail) = s.split_at(i);
+                    rest = tail.get(1..);
+                    return Some(element);
+                }
+                _ => {}
+            }
+        }
+        Some(s)
+    })
+    .map(|element| element.trim_matches([' ', '\t']))
+    .filter(|element| !element.is_empty())
+}
+
+fn trim_ows(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn accept_key_matches_rfc_section_1_3_sample() {
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn head_end_is_found_whatever_the_split_and_resumes_linearly() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nframes";
+        let end = head.len() - "frames".len();
+        assert_eq!(find_head_end(head, 0), Some(end));
+        for split in 0..=head.len() {
+            let mut searched = 0;
+            let mut found = None;
+            for len in [split, head.len()] {
+                found = find_head_end(&head[..len], searched);
+                if found.is_some() {
+                    break;
+                }
+                searched = len;
+            }
+            assert_eq!(found, Some(end), "split at {split}");
+        }
+        // Byte by byte, each call rescans at most 3 old bytes.
+        let mut searched = 0;
+        for len in 1..=end {
+            let found = find_head_end(&head[..len], searched);
+            assert_eq!(found, (len == end).then_some(end));
+            searched = len;
+        }
+    }
+
+    #[test]
+    fn head_end_absent_or_searched_past_buffer() {
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r", 0), None);
+        assert_eq!(find_head_end(b"\r\n\r\n", 10), None);
+    }
+
+    #[test]
+    fn token_lists_ignore_case_and_whitespace() {
+        assert!(header_has_token(b"keep-alive, Upgrade", "upgrade"));
+        assert!(header_has_token(b"WebSocket", "websocket"));
+        assert!(header_has_token(b"\tUPGRADE\t,x", "upgrade"));
+        assert!(!header_has_token(b"upgrade-insecure", "upgrade"));
+        assert!(!header_has_token(b"", "upgrade"));
+    }
+
+    #[test]
+    fn header_names_are_tokens_and_values_have_no_line_breaks() {
+        assert!(valid_header_name("Set-Cookie"));
+        assert!(!valid_header_name(""));
+        assert!(!valid_header_name("Bad Name"));
+        assert!(!valid_header_name("X:"));
+        assert!(valid_header_value("a=b; Path=/"));
+        assert!(!valid_header_value("a\r\nInjected: 1"));
+        assert!(!valid_header_value("a\0"));
+    }
+
+    #[test]
+    fn lists_span_headers_and_respect_quotes() {
+        let headers = vec![
+            Header {
+                name: "X-List".into(),
+                value: b"a, b;p=\"1,2\"".to_vec(),
+            },
+            Header {
+                name: "x-list".into(),
+                value: b" , c ".to_vec(),
+            },
+        ];
+        assert_eq!(
+            list(&headers, "X-LIST").collect::<Vec<_>>(),
+            ["a", "b;p=\"1,2\"", "c"]
+        );
+        assert_eq!(
+            split_unquoted(r#"a;q="x\",y",b"#).collect::<Vec<_>>(),
+            [r#"a;q="x\",y""#, "b"]
+        );
+        assert_eq!(single(&headers, "x-list"), None);
+        assert_eq!(
+            find(&headers, "X-LIST").map(|h| h.name.as_str()),
+            Some("X-List")
+        );
+    }
+}

@@ -1,0 +1,584 @@
+//! The server side: parse and check the client's request, write the 101 or a refusal.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::{
+    Header, accept_key, find, header_has_token, list, parse_error, push_header, single, to_headers,
+    trim_ows,
+};
+use crate::error::{HandshakeError, SendError};
+
+/// A client's opening-handshake request, as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    method: String,
+    target: String,
+    minor_version: u8,
+    headers: Vec<Header>,
+}
+
+impl Request {
+    /// The method; always `GET` in a request the core reports.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request-target as sent, e.g. `/chat?room=1`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The target before any `?`, e.g. `/chat`.
+    pub fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(&self.target, |(path, _)| path)
+    }
+
+    /// The target after the first `?`, e.g. `room=1`; `None` without a `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, query)| query)
+    }
+
+    /// All headers, in the order received.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The value of the first header called `name` (ASCII-case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        find(&self.headers, name).map(|h| h.value.as_slice())
+    }
+
+    /// The value of the first header called `name`, if it is UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        find(&self.headers, name).and_then(Header::value_str)
+    }
+
+    /// The `Host` header: the authority the client asked for, possibly with `:port`.
+    pub fn host(&self) -> Option<&str> {
+        self.header_str("Host")
+    }
+
+    /// The `Origin` header, which browsers send. Check it against an allow-list to stop other
+    /// sites' pages from connecting with the user's cookies (RFC 6455 section 10.2).
+    pub fn origin(&self) -> Option<&str> {
+        self.header_str("Origin")
+    }
+
+    /// The `Sec-WebSocket-Key` header.
+    pub fn key(&self) -> Option<&str> {
+        self.header_str("Sec-WebSocket-Key")
+    }
+
+    /// The subprotocols the client offers, in its order of preference, from every
+    /// `Sec-WebSocket-Protocol` header. Choose one with [`Accept::subprotocol`].
+    pub fn subprotocols(&self) -> impl Iterator<Item = &str> {
+        list(&self.headers, "Sec-WebSocket-Protocol")
+    }
+
+    /// The extension offers from every `Sec-WebSocket-Extensions` header, each with its
+    /// parameters, e.g. `permessage-deflate; client_max_window_bits`.
+    pub fn extensions(&self) -> impl Iterator<Item = &str> {
+        list(&self.headers, "Sec-WebSocket-Extensions")
+    }
+}
+
+/// Parses a request head: the bytes up to and including the blank line.
+pub(crate) fn parse_request(head: &[u8], max_headers: usize) -> Result<Request, HandshakeError> {
+    let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut req = httparse::Request::new(&mut slots);
+    match req.parse(head).map_err(parse_error)? {
+        httparse::Status::Complete(_) => {}
+        httparse::Status::Partial => return Err(HandshakeError::Malformed("incomplete head")),
+    }
+    let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
+    else {
+        return Err(HandshakeError::Malformed("incomplete request line"));
+    };
+    Ok(Request {
+        method: method.into(),
+        target: target.into(),
+        minor_version,
+        headers: to_headers(req.headers),
+    })
+}
+
+/// Checks the request against RFC 6455 section 4.2.1, first failure first.
+pub(crate) fn validate_request(req: &Request) -> Result<(), HandshakeError> {
+    if req.method != "GET" {
+        return Err(HandshakeError::MethodNotAllowed);
+    }
+    if req.minor_version < 1 {
+        return Err(HandshakeError::HttpVersion);
+    }
+    // Two Host headers could be read differently by a proxy and by us (RFC 7230 section 5.4).
+    single(&req.headers, "Host").ok_or(HandshakeError::BadHeader("Host"))?;
+    if !super::values(&req.headers, "Upgrade").any(|v| header_has_token(v, "websocket")) {
+        return Err(HandshakeError::BadHeader("Upgrade"));
+    }
+    if !super::values(&req.headers, "Connection").any(|v| header_has_token(v, "upgrade")) {
+        return Err(HandshakeError::BadHeader("Connection"));
+    }
+    if single(&req.headers, "Sec-WebSocket-Version").map(trim_ows) != Some(b"13") {
+        return Err(HandshakeError::UnsupportedVersion);
+    }
+    let key =
+        single(&req.headers, "Sec-WebSocket-Key").and_then(|k| STANDARD.decode(trim_ows(k)).ok());
+    if key.is_none_or(|k| k.len() != 16) {
+        return Err(HandshakeError::BadHeader("Sec-WebSocket-Key"));
+    }
+    Ok(())
+}
+
+/// How to accept a request: the chosen subprotocol and extra response headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accept {
+    /// The subprotocol to speak; it must be one the client offered ([`Request::subprotocols`]).
+    pub subprotocol: Option<String>,
+    /// Extra headers for the 101 response, e.g. `Set-Cookie`. The headers the handshake itself
+    /// needs are written by the core and may not be repeated here.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Accept {
+    /// Accepts with no subprotocol and no extra headers.
+    pub fn new() -> Self {
+        Accept::default()
+    }
+
+    /// Chooses the subprotocol to speak.
+    pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
+        self.subprotocol = Some(protocol.into());
+        self
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// Headers the 101 response carries from the core; a caller's copy would contradict them.
+const ACCEPT_RESERVED: &[&str] = &[
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+];
+
+/// Headers that frame a refusal's body; a caller's copy could make the peer misread where it ends.
+const REJECT_RESERVED: &[&str] = &["Content-Length", "Transfer-Encoding", "Connection"];
+
+/// Appends the 101 response to `out`, or nothing if `accept` is invalid for `req`.
+pub(crate) fn write_accept(
+    req: &Request,
+    accept: &Accept,
+    extensions: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Result<(), SendError> {
+    let key = req.key().ok_or(SendError::InvalidHandshakeAnswer)?;
+    let offered = |chosen: &String| req.subprotocols().any(|p| p == chosen);
+    let extra = accept.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    let valid = accept.subprotocol.as_ref().is_none_or(offered)
+        && extensions.is_none_or(super::valid_header_value)
+        && super::valid_extra_headers(extra, ACCEPT_RESERVED);
+    if !valid {
+        return Err(SendError::InvalidHandshakeAnswer);
+    }
+    out.extend_from_slice(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+    );
+    push_header(out, "Sec-WebSocket-Accept", &accept_key(key.as_bytes()));
+    if let Some(protocol) = &accept.subprotocol {
+        push_header(out, "Sec-WebSocket-Protocol", protocol);
+    }
+    if let Some(extensions) = extensions {
+        push_header(out, "Sec-WebSocket-Extensions", extensions);
+    }
+    for (name, value) in &accept.headers {
+        push_header(out, name, value);
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends a refusal (a final, non-101 response with `body`), or nothing if it is invalid.
+pub(crate) fn write_reject(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), SendError> {
+    if !(200..=599).contains(&status)
+        || !super::valid_extra_headers(headers.iter().copied(), REJECT_RESERVED)
+    {
+        return Err(SendError::InvalidHandshakeAnswer);
+    }
+    write_response(status, headers, body, out);
+    Ok(())
+}
+
+/// Appends the server's own refusal of a request that failed [`validate_request`] or parsing.
+pub(crate) fn write_error_response(err: &HandshakeError, out: &mut Vec<u8>) {
+    // Client-side errors carry statuses a server cannot send; a server never has them to report.
+    let status = match err.status() {
+        status @ 400..=599 => status,
+        _ => 400,
+    };
+    let mut headers = vec![("Content-Type", "text/plain; charset=utf-8")];
+    match status {
+        426 => headers.push(("Sec-WebSocket-Version", "13")),
+        405 => headers.push(("Allow", "GET")),
+        _ => {}
+    }
+    write_response(status, &headers, format!("{err}\n").as_bytes(), out);
+}
+
+fn write_response(status: u16, headers: &[(&str, &str)], body: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
+    for (name, value) in headers {
+        push_header(out, name, value);
+    }
+    push_header(out, "Content-Length", &format!("{}", body.len()));
+    // The connection is useless after a refusal; closing also frees us from parsing a next request.
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(body);
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => match status / 100 {
+            2 => "Success",
+            3 => "Redirection",
+            4 => "Client Error",
+            _ => "Server Error",
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RFC_SAMPLE: &[u8] = b"GET /chat HTTP/1.1\r\n\
+        Host: server.example.com\r\n\
+        Upgrade: websocket\r\n\
+        Connection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Origin: http://example.com\r\n\
+        Sec-WebSocket-Protocol: chat, superchat\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+
+    fn sample() -> Request {
+        parse_request(RFC_SAMPLE, 64).unwrap()
+    }
+
+    /// The RFC sample with `from` replaced by `to` (an empty `to` drops the line).
+    fn edited(from: &str, to: &str) -> Result<(), HandshakeError> {
+        let text = core::str::from_utf8(RFC_SAMPLE).unwrap();
+        let text = if to.is_empty() {
+            text.replace(&format!("{from}\r\n"), "")
+        } else {
+            text.replace(from, to)
+        };
+        validate_request(&parse_request(text.as_bytes(), 64)?)
+    }
+
+    #[test]
+    fn rfc_sample_request_is_valid() {
+        assert_eq!(validate_request(&sample()), Ok(()));
+    }
+
+    #[test]
+    fn method_must_be_get_405() {
+        let err = edited("GET /chat", "POST /chat").unwrap_err();
+        assert_eq!(
+            (err.clone(), err.status()),
+            (HandshakeError::MethodNotAllowed, 405)
+        );
+    }
+
+    #[test]
+    fn http_1_0_is_refused_400() {
+        let err = edited("HTTP/1.1", "HTTP/1.0").unwrap_err();
+        assert_eq!(
+            (err.clone(), err.status()),
+            (HandshakeError::HttpVersion, 400)
+        );
+    }
+
+    #[test]
+    fn host_must_appear_exactly_once() {
+        assert_eq!(
+            edited("Host: server.example.com", ""),
+            Err(HandshakeError::BadHeader("Host"))
+        );
+        let twice = "Host: a\r\nHost: b";
+        assert_eq!(
+            edited("Host: server.example.com", twice),
+            Err(HandshakeError::BadHeader("Host"))
+        );
+    }
+
+    #[test]
+    fn upgrade_must_name_websocket() {
+        assert_eq!(
+            edited("Upgrade: websocket", ""),
+            Err(HandshakeError::BadHeader("Upgrade"))
+        );
+        assert_eq!(
+            edited("Upgrade: websocket", "Upgrade: h2c"),
+            Err(HandshakeError::BadHeader("Upgrade"))
+        );
+        assert_eq!(edited("Upgrade: websocket", "UPGRADE: WebSocket"), Ok(()));
+    }
+
+    #[test]
+    fn connection_must_include_upgrade() {
+        let err = edited("Connection: Upgrade", "Connection: keep-alive").unwrap_err();
+        assert_eq!(
+            (err.clone(), err.status()),
+            (HandshakeError::BadHeader("Connection"), 400)
+        );
+        assert_eq!(
+            edited("Connection: Upgrade", "Connection: keep-alive, Upgrade"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn version_other_than_13_is_426() {
+        let err = edited("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8").unwrap_err();
+        assert_eq!(
+            (err.clone(), err.status()),
+            (HandshakeError::UnsupportedVersion, 426)
+        );
+        assert_eq!(
+            edited("Sec-WebSocket-Version: 13", ""),
+            Err(HandshakeError::UnsupportedVersion)
+        );
+        let twice = "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 13";
+        assert_eq!(
+            edited("Sec-WebSocket-Version: 13", twice),
+            Err(HandshakeError::UnsupportedVersion)
+        );
+    }
+
+    #[test]
+    fn key_must_decode_to_16_bytes_400() {
+        let bad = Err(HandshakeError::BadHeader("Sec-WebSocket-Key"));
+        let fifteen = "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA"; // 15 bytes
+        assert_eq!(
+            edited("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", fifteen),
+            bad
+        );
+        assert_eq!(
+            edited("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", ""),
+            bad
+        );
+        assert_eq!(edited("dGhlIHNhbXBsZSBub25jZQ==", "not base64!"), bad);
+        let two = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+        assert_eq!(
+            edited("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", two),
+            bad
+        );
+    }
+
+    #[test]
+    fn too_many_headers_is_431() {
+        let err = parse_request(RFC_SAMPLE, 3).unwrap_err();
+        assert_eq!(
+            (err.clone(), err.status()),
+            (HandshakeError::HeadersTooLarge, 431)
+        );
+    }
+
+    #[test]
+    fn malformed_heads_are_400() {
+        for head in [
+            &b"GET /chat HTTP/1.1\r\nHost: a\r\n"[..],
+            b"GET /chat HTTP/1.1\r\nBad Name: a\r\n\r\n",
+            b"\xff\r\n\r\n",
+        ] {
+            let err = parse_request(head, 64).unwrap_err();
+            assert!(matches!(err, HandshakeError::Malformed(_)), "{err:?}");
+            assert_eq!(err.status(), 400);
+        }
+    }
+
+    #[test]
+    fn request_accessors() {
+        let head = b"GET /chat?room=1&x HTTP/1.1\r\nhost: example.com:8080\r\n\
+            Sec-WebSocket-Protocol: chat, superchat\r\nsec-websocket-protocol: v2\r\n\
+            Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, x; list=\"a,b\"\r\n\
+            X-Bin: \xff\r\n\r\n";
+        let req = parse_request(head, 64).unwrap();
+        assert_eq!(
+            (req.method(), req.target(), req.path(), req.query()),
+            ("GET", "/chat?room=1&x", "/chat", Some("room=1&x"))
+        );
+        assert_eq!(req.host(), Some("example.com:8080"));
+        assert_eq!((req.origin(), req.key()), (None, None));
+        assert_eq!(
+            req.subprotocols().collect::<Vec<_>>(),
+            ["chat", "superchat", "v2"]
+        );
+        let offers: Vec<_> = req.extensions().collect();
+        assert_eq!(
+            offers,
+            [
+                "permessage-deflate; client_max_window_bits",
+                "x; list=\"a,b\""
+            ]
+        );
+        assert_eq!(req.header("x-bin"), Some(&b"\xff"[..]));
+        assert_eq!(req.header_str("X-Bin"), None);
+        assert_eq!(req.headers().len(), 5);
+        assert_eq!(sample().query(), None);
+        assert_eq!(sample().origin(), Some("http://example.com"));
+    }
+
+    #[test]
+    fn accept_of_rfc_sample_is_exact() {
+        let mut out = Vec::new();
+        write_accept(
+            &sample(),
+            &Accept::new().subprotocol("chat"),
+            None,
+            &mut out,
+        )
+        .unwrap();
+        let expected = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+        assert_eq!(core::str::from_utf8(&out), Ok(expected));
+    }
+
+    #[test]
+    fn accept_writes_extensions_and_extra_headers() {
+        let mut out = Vec::new();
+        let accept = Accept::new().header("Set-Cookie", "id=1");
+        write_accept(&sample(), &accept, Some("permessage-deflate"), &mut out).unwrap();
+        let text = core::str::from_utf8(&out).unwrap();
+        assert!(
+            text.ends_with(
+                "=\r\nSec-WebSocket-Extensions: permessage-deflate\r\nSet-Cookie: id=1\r\n\r\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn accept_refuses_unoffered_subprotocol_and_injection() {
+        let refused = Err(SendError::InvalidHandshakeAnswer);
+        let mut out = b"kept".to_vec();
+        assert_eq!(
+            write_accept(
+                &sample(),
+                &Accept::new().subprotocol("mqtt"),
+                None,
+                &mut out
+            ),
+            refused
+        );
+        let injected = Accept::new().header("X", "1\r\nSet-Cookie: evil=1");
+        assert_eq!(write_accept(&sample(), &injected, None, &mut out), refused);
+        let duplicate = Accept::new().header("sec-websocket-protocol", "mqtt");
+        assert_eq!(write_accept(&sample(), &duplicate, None, &mut out), refused);
+        let keyless = parse_request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 8).unwrap();
+        assert_eq!(
+            write_accept(&keyless, &Accept::new(), None, &mut out),
+            refused
+        );
+        assert_eq!(out, b"kept");
+    }
+
+    #[test]
+    fn reject_401_with_body() {
+        let mut out = Vec::new();
+        write_reject(
+            401,
+            &[("WWW-Authenticate", "Bearer")],
+            b"login first",
+            &mut out,
+        )
+        .unwrap();
+        let expected = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\n\
+            Content-Length: 11\r\nConnection: close\r\n\r\nlogin first";
+        assert_eq!(core::str::from_utf8(&out), Ok(expected));
+    }
+
+    #[test]
+    fn reject_refuses_bad_status_and_headers() {
+        let mut out = Vec::new();
+        for status in [101, 199, 600, 0] {
+            assert_eq!(
+                write_reject(status, &[], b"", &mut out),
+                Err(SendError::InvalidHandshakeAnswer)
+            );
+        }
+        assert_eq!(
+            write_reject(400, &[("X", "a\nb")], b"", &mut out),
+            Err(SendError::InvalidHandshakeAnswer)
+        );
+        assert_eq!(
+            write_reject(400, &[("Content-Length", "0")], b"", &mut out),
+            Err(SendError::InvalidHandshakeAnswer)
+        );
+        assert!(out.is_empty());
+        write_reject(418, &[], b"", &mut out).unwrap();
+        assert!(out.starts_with(b"HTTP/1.1 418 Client Error\r\n"));
+    }
+
+    #[test]
+    fn error_response_426_names_version_13() {
+        let mut out = Vec::new();
+        write_error_response(&HandshakeError::UnsupportedVersion, &mut out);
+        let expected = "HTTP/1.1 426 Upgrade Required\r\nContent-Type: text/plain; charset=utf-8\r\n\
+            Sec-WebSocket-Version: 13\r\nContent-Length: 32\r\nConnection: close\r\n\r\n\
+            Sec-WebSocket-Version is not 13\n";
+        assert_eq!(core::str::from_utf8(&out), Ok(expected));
+    }
+
+    #[test]
+    fn error_response_405_allows_get() {
+        let mut out = Vec::new();
+        write_error_response(&HandshakeError::MethodNotAllowed, &mut out);
+        let text = core::str::from_utf8(&out).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n")
+                && text.contains("\r\nAllow: GET\r\n"),
+            "{text}"
+        );
+    }
+}
