@@ -588,7 +588,12 @@ impl Connection {
         self.output.advance(n);
         if self.output.is_empty() {
             self.queued_pongs = 0;
-            if let Some(pong) = self.pending_pong.take() {
+            // After our close nothing more may be sent (RFC 6455 5.5.1).
+            let pong = self
+                .pending_pong
+                .take()
+                .filter(|_| self.phase == Phase::Open);
+            if let Some(pong) = pong {
                 self.queue_frame_unchecked(OpCode::Pong, true, pong.as_bytes());
                 self.queued_pongs = 1;
             }

@@ -119,6 +119,8 @@ mod entropy;
 mod error;
 mod event;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod handshake;
 #[cfg(feature = "std")]
 pub mod io;
@@ -135,3 +137,8 @@ pub use error::{Error, HandshakeError, ProtocolError, SendError, TimeoutKind};
 pub use event::{Chunk, ControlPayload, DataKind, Event, MAX_CONTROL_PAYLOAD, Message, Payload};
 pub use handshake::{ClientRequest, Request, Response};
 pub use time::Instant;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
