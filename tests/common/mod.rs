@@ -338,12 +338,13 @@ pub fn merge_chunks(events: &[Ev]) -> Vec<Ev> {
     out
 }
 
-/// [`merge_chunks`], then each whole chunked message as the [`Ev::Message`] it stands for, and
-/// the pieces of a message interrupted by control frames joined into one.
+/// The events [`Delivery::Messages`](wsproto::Delivery) mode would report for chunked ones:
+/// each chunked message becomes one [`Ev::Message`] where its last chunk was, after any control
+/// frames that arrived between its fragments.
 pub fn chunks_to_messages(events: &[Ev]) -> Vec<Ev> {
     let mut out = Vec::new();
-    let mut open: Option<(usize, DataKind, Vec<u8>)> = None;
-    for ev in merge_chunks(events) {
+    let mut open: Option<(DataKind, Vec<u8>)> = None;
+    for ev in events {
         match ev {
             Ev::Chunk {
                 kind,
@@ -351,21 +352,22 @@ pub fn chunks_to_messages(events: &[Ev]) -> Vec<Ev> {
                 first,
                 last,
             } => {
-                let (at, kind, mut acc) = if first {
+                let (kind, mut acc) = if *first {
                     assert!(open.is_none(), "a message started inside another");
-                    out.push(Ev::Message(kind, Vec::new()));
-                    (out.len() - 1, kind, Vec::new())
+                    (*kind, Vec::new())
                 } else {
-                    open.take().expect("continuation chunk without a first")
+                    let (open_kind, acc) = open.take().expect("continuation chunk without a first");
+                    assert_eq!(open_kind, *kind, "a message changed kind");
+                    (open_kind, acc)
                 };
-                acc.extend(data);
-                if last {
-                    out[at] = Ev::Message(kind, acc);
+                acc.extend_from_slice(data);
+                if *last {
+                    out.push(Ev::Message(kind, acc));
                 } else {
-                    open = Some((at, kind, acc));
+                    open = Some((kind, acc));
                 }
             }
-            other => out.push(other),
+            other => out.push(other.clone()),
         }
     }
     assert!(open.is_none(), "unfinished chunked message");
