@@ -396,3 +396,31 @@ fn rfc5_5_1_data_received_after_our_close_is_still_delivered() {
     assert_eq!(closes(&sent_frames(&mut conn)), [Some((1000, vec![]))]);
     assert!(conn.wants_transport_close());
 }
+
+#[test]
+fn rfc5_5_1_held_back_pong_is_not_sent_after_our_close_frame() {
+    let flood = || -> Vec<u8> {
+        (0..MAX_QUEUED_PONGS as u8 + 2)
+            .flat_map(|i| c2s(OP_PING, true, &[i]))
+            .collect()
+    };
+    let mut conn = server(Config::default());
+    assert!(
+        feed(&mut conn, &cat(&[&flood(), &s2c(OP_TEXT, true, b"x")]))
+            .error
+            .is_some()
+    );
+    let ops: Vec<u8> = parse_frames(&drain_all(&mut conn))
+        .iter()
+        .map(|f| f.opcode)
+        .collect();
+    assert_eq!(ops.last(), Some(&OP_CLOSE), "after failure: {ops:?}");
+    let mut conn = server(Config::default());
+    feed(&mut conn, &flood());
+    conn.close(T0, CloseCode::NORMAL, "").unwrap();
+    let ops: Vec<u8> = parse_frames(&drain_all(&mut conn))
+        .iter()
+        .map(|f| f.opcode)
+        .collect();
+    assert_eq!(ops.last(), Some(&OP_CLOSE), "after close(): {ops:?}");
+}
