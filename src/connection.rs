@@ -11,7 +11,7 @@ use crate::event::{Chunk, ControlPayload, DataKind, Event, MAX_CONTROL_PAYLOAD, 
 use crate::frame::{self, FrameHeader, HeaderRules, MAX_HEADER_LEN, OpCode};
 use crate::handshake::{self, Accept, ClientRequest, Request};
 use crate::mask::apply_mask;
-use crate::output::{OWNED_SEGMENT_MIN, Output};
+use crate::output::{KEEP_CAPACITY, OWNED_SEGMENT_MIN, Output};
 use crate::time::Instant;
 use crate::utf8::Utf8Validator;
 
@@ -241,6 +241,48 @@ impl Connection {
             close_sent: None,
             transport_close: false,
         }
+    }
+
+    /// The most heap and inline bytes one connection can hold under `config`, whatever the
+    /// peer sends. A counting-allocator test drives the worst cases against it.
+    ///
+    /// ```text
+    /// bound = size_of::<Connection>()
+    ///       + handshake:   4 * max_handshake_size + max_headers * (size_of::<httparse::Header>() + 2 * size_of::<Header>())
+    ///       + reassembly:  2 * max_message_size        (Delivery::Messages only)
+    ///       + output:      2 * (max_pending_output + automatic replies) + a reused buffer of at most 16 KiB
+    ///       + automatic replies: (MAX_QUEUED_PONGS + 2) * (14 + 125)
+    /// ```
+    ///
+    /// The handshake term covers the head being gathered (a `Vec` may hold twice what it was
+    /// given), httparse's header array, and the parsed request (kept for
+    /// [`request`](Connection::request), plus the copy in [`Event::Request`]). The output is
+    /// doubled because a growing `Vec` may hold up to twice its contents, and the reassembly
+    /// buffer because, while it grows, the old and the new block briefly exist side by side. With the defaults the
+    /// bound is dominated by `max_message_size` and `max_pending_output`: lower them to fit
+    /// many connections in a small heap. An adapter adds its read buffer (at most 256 KiB).
+    pub fn memory_bound(config: &Config) -> usize {
+        let header = core::mem::size_of::<httparse::Header<'static>>()
+            + 2 * core::mem::size_of::<handshake::Header>();
+        let handshake = 4usize
+            .saturating_mul(config.max_handshake_size)
+            .saturating_add(config.max_headers.saturating_mul(header));
+        let reassembly = match config.delivery {
+            Delivery::Messages => usize::try_from(config.max_message_size)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(2),
+            Delivery::Chunks => 0,
+        };
+        let automatic = (MAX_QUEUED_PONGS as usize + 2) * (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD);
+        let output = config
+            .max_pending_output
+            .saturating_add(automatic)
+            .saturating_mul(2);
+        let output = output.saturating_add(output.min(KEEP_CAPACITY));
+        core::mem::size_of::<Connection>()
+            .saturating_add(handshake)
+            .saturating_add(reassembly)
+            .saturating_add(output)
     }
 
     // ---- getters ----

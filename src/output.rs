@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 pub(crate) const OWNED_SEGMENT_MIN: usize = 4096;
 /// A drained segment with more capacity than this is freed rather than kept for reuse, so a
 /// single large message does not pin its buffer for the connection's life.
-const KEEP_CAPACITY: usize = 16 << 10;
+pub(crate) const KEEP_CAPACITY: usize = 16 << 10;
 
 #[derive(Debug, Default)]
 pub(crate) struct Output {
