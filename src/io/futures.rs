@@ -10,6 +10,12 @@
 //! Receiving drives the connection: it writes automatic replies (pongs, the close echo), reads,
 //! and acts on timers. Keep receiving (or polling the stream) for as long as the connection
 //! lives, even if the application only sends.
+//!
+//! When the connection ends the adapter closes the transport with `AsyncWrite::poll_close`.
+//! For async-net's (smol's) `TcpStream` that shuts the socket down, but async-std's `TcpStream`
+//! (like async-io's `Async<TcpStream>`) only flushes there: its socket closes when it is dropped.
+//! So drop the [`WebSocketStream`] once it reports the end (or call `shutdown` through
+//! [`get_ref`](WebSocketStream::get_ref)), or a client peer waits for its close timeout.
 
 use core::fmt;
 use core::future::{Future, poll_fn};
@@ -238,6 +244,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> WebSocketStream<S, T> {
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
         &self.stream
+    }
+
+    /// The underlying stream, giving up the connection. Bytes read but not yet processed are
+    /// lost, and queued output is not written: call it once the connection has ended.
+    pub fn into_inner(self) -> S {
+        self.stream
     }
 
     /// Whether the connection is open for sending.
