@@ -68,6 +68,12 @@ impl<const N: usize> Pipe<N> {
     }
 }
 
+impl<const N: usize> Default for Pipe<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Stands in for a hardware true-random-number generator peripheral.
 pub struct HardwareRng {
     pool: [u8; 64],
@@ -94,6 +100,12 @@ impl HardwareRng {
             self.next += 1;
         }
         Seed(seed)
+    }
+}
+
+impl Default for HardwareRng {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
