@@ -107,6 +107,9 @@
 //! - `std` (default): [`Seed::from_os`] and `std::error::Error` impls. Without it the crate is
 //!   `#![no_std]` + `alloc`.
 //! - `fuzzing`: the `fuzzing` module that the cargo-fuzz targets call.
+//! - `futures-io`: the async adapter `io::futures` over any `futures-io` stream, for any
+//!   executor (`async-std` enables it too; the crate does not depend on async-std).
+//! - `async-io`: its `AsyncIoTimer` and `connect`, on the reactor that smol and async-std use.
 
 extern crate alloc;
 #[cfg(feature = "std")]

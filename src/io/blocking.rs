@@ -6,16 +6,18 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::string::ToString;
 use std::time::{Duration, Instant as StdInstant};
 use std::vec::Vec;
 
-use super::{Message, ReadBuffer, adapter_config, queue_message};
+use super::{
+    Message, ReadBuffer, Step, adapter_config, apply_answer, eof_error, os_seed, plain_url,
+    queue_message, rejected_error, step,
+};
 use crate::connection::{Connection, Role, State};
 use crate::error::{Error, SendError};
-use crate::event::Event;
-use crate::handshake::{Accept, ClientRequest, Request, WsUrl, parse_url};
-use crate::{CloseCode, Config, Instant, Seed};
+use crate::event::DataKind;
+use crate::handshake::{Accept, ClientRequest, Request};
+use crate::{CloseCode, Config, Instant};
 
 /// A byte stream the blocking adapter can drive.
 pub trait Transport: Read + Write {
@@ -111,14 +113,7 @@ pub struct WebSocket<S> {
 /// `InvalidInput` for a bad URL or a `wss://` URL (use [`WebSocket::client`] over your TLS
 /// stream); connection and handshake errors otherwise.
 pub fn connect(url: &str, config: Config) -> io::Result<(WebSocket<TcpStream>, crate::Response)> {
-    let parsed: WsUrl =
-        parse_url(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    if parsed.secure {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "wss:// needs a TLS stream: use WebSocket::client",
-        ));
-    }
+    let (parsed, request) = plain_url(url)?;
     let addr = (parsed.host.as_str(), parsed.port)
         .to_socket_addrs()?
         .next();
@@ -126,7 +121,6 @@ pub fn connect(url: &str, config: Config) -> io::Result<(WebSocket<TcpStream>, c
         addr.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host name did not resolve"))?;
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
-    let request = ClientRequest::new(parsed.host_header(), parsed.resource.clone());
     WebSocket::client(stream, request, config)
 }
 
@@ -141,7 +135,7 @@ impl<S: Transport> WebSocket<S> {
         config: Config,
     ) -> io::Result<(Self, crate::Response)> {
         let epoch = StdInstant::now();
-        let seed = Seed::from_os().map_err(|e| io::Error::other(e.to_string()))?;
+        let seed = os_seed()?;
         let conn = Connection::client(adapter_config(config), request, seed, Instant::ZERO)
             .map_err(send_error)?;
         let mut ws = WebSocket {
@@ -154,17 +148,10 @@ impl<S: Transport> WebSocket<S> {
         loop {
             ws.flush()?;
             let now = ws.now();
-            let recv = ws.conn.recv(now, ws.buf.filled()).map_err(io_error)?;
-            let consumed = recv.consumed;
-            let response = match recv.event {
-                Some(Event::Connected(response)) => Some(response),
-                _ => None,
-            };
-            ws.buf.consume(consumed);
-            match response {
-                Some(response) => return Ok((ws, response)),
-                None if consumed == 0 => ws.fill()?,
-                None => {}
+            match step(&mut ws.conn, now, &mut ws.buf).map_err(io_error)? {
+                Step::Connected(response) => return Ok((ws, response)),
+                Step::NeedInput => ws.fill()?,
+                _ => {}
             }
         }
     }
@@ -190,51 +177,23 @@ impl<S: Transport> WebSocket<S> {
         };
         let request = loop {
             let now = ws.now();
-            let recv = ws.conn.recv(now, ws.buf.filled());
-            let recv = match recv {
-                Ok(recv) => recv,
+            match step(&mut ws.conn, now, &mut ws.buf) {
+                Ok(Step::Request(request)) => break request,
+                Ok(Step::NeedInput) => ws.fill()?,
+                Ok(_) => {}
                 Err(e) => {
                     ws.flush_and_shutdown();
                     return Err(io_error(e));
                 }
-            };
-            let consumed = recv.consumed;
-            let request = match recv.event {
-                Some(Event::Request(request)) => Some(request),
-                _ => None,
-            };
-            ws.buf.consume(consumed);
-            match request {
-                Some(request) => break request,
-                None if consumed == 0 => ws.fill()?,
-                None => {}
             }
         };
-        match answer(&request) {
-            Answer::Accept(accept) => {
-                let now = ws.now();
-                ws.conn.accept(now, &accept).map_err(send_error)?;
-                ws.flush()?;
-                Ok(ws)
-            }
-            Answer::Reject {
-                status,
-                headers,
-                body,
-            } => {
-                let headers: Vec<(&str, &str)> = headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
-                ws.conn
-                    .reject(status, &headers, &body)
-                    .map_err(send_error)?;
-                ws.flush_and_shutdown();
-                Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    "handshake rejected by the application",
-                ))
-            }
+        let now = ws.now();
+        if apply_answer(&mut ws.conn, now, answer(&request))? {
+            ws.flush()?;
+            Ok(ws)
+        } else {
+            ws.flush_and_shutdown();
+            Err(rejected_error())
         }
     }
 
@@ -243,7 +202,7 @@ impl<S: Transport> WebSocket<S> {
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
     pub fn upgraded(stream: S, role: Role, config: Config) -> io::Result<Self> {
-        let seed = Seed::from_os().map_err(|e| io::Error::other(e.to_string()))?;
+        let seed = os_seed()?;
         let conn = Connection::upgraded(role, adapter_config(config), seed, Instant::ZERO);
         Ok(WebSocket {
             stream,
@@ -280,32 +239,17 @@ impl<S: Transport> WebSocket<S> {
                 return Err(io_error(Error::Closed));
             }
             let now = self.now();
-            let recv = match self.conn.recv(now, self.buf.filled()) {
-                Ok(recv) => recv,
+            match step(&mut self.conn, now, &mut self.buf) {
+                Ok(Step::Message(message)) => {
+                    self.flush()?;
+                    return Ok(message);
+                }
+                Ok(Step::NeedInput) => self.fill()?,
+                Ok(_) => {}
                 Err(e) => {
                     self.flush_and_shutdown();
                     return Err(io_error(e));
                 }
-            };
-            let consumed = recv.consumed;
-            let message = match recv.event {
-                Some(Event::Message(msg)) => Some(Message::from_core(msg)),
-                Some(Event::Ping(p)) => Some(Message::Ping(p)),
-                Some(Event::Pong(p)) => Some(Message::Pong(p)),
-                Some(Event::Close(frame)) => Some(Message::Close(frame)),
-                Some(_) => None,
-                None => {
-                    self.buf.consume(consumed);
-                    if consumed == 0 {
-                        self.fill()?;
-                    }
-                    continue;
-                }
-            };
-            self.buf.consume(consumed);
-            if let Some(message) = message {
-                self.flush()?;
-                return Ok(message);
             }
         }
     }
@@ -317,6 +261,18 @@ impl<S: Transport> WebSocket<S> {
     pub fn send(&mut self, message: Message) -> io::Result<()> {
         let now = self.now();
         queue_message(&mut self.conn, now, message).map_err(send_error)?;
+        self.flush()
+    }
+
+    /// Sends one fragment of a message sent in pieces, and flushes it: the first fragment starts
+    /// a message of `kind`, `last` ends it (see [`Connection::send_fragment`]).
+    ///
+    /// # Errors
+    /// As [`send`](WebSocket::send).
+    pub fn send_fragment(&mut self, kind: DataKind, data: &[u8], last: bool) -> io::Result<()> {
+        self.conn
+            .send_fragment(kind, data, last)
+            .map_err(send_error)?;
         self.flush()
     }
 
@@ -366,10 +322,9 @@ impl<S: Transport> WebSocket<S> {
         match result {
             Ok(0) => {
                 let now = self.now();
-                let eof = self.conn.recv_eof(now);
+                let eof = eof_error(&mut self.conn, now);
                 self.flush_and_shutdown();
-                eof.map_err(io_error)?;
-                Err(io_error(Error::Closed))
+                Err(io_error(eof))
             }
             Ok(n) => {
                 self.buf.filled_by(n);

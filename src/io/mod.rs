@@ -9,16 +9,23 @@
 //! [`DEFAULT_HANDSHAKE_TIMEOUT`] (so a slowloris client cannot hold a connection forever) and a
 //! close timeout of [`DEFAULT_CLOSE_TIMEOUT`], unless the [`Config`] already sets them.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
+use std::io;
 
 use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::event::{ControlPayload, DataKind, Message as CoreMessage};
+use crate::entropy::Seed;
+use crate::error::Error;
+use crate::event::{ControlPayload, DataKind, Event, Message as CoreMessage};
+use crate::handshake::{ClientRequest, Request, Response, WsUrl, parse_url};
+use blocking::Answer;
 
 pub mod blocking;
+#[cfg(feature = "futures-io")]
+pub mod futures;
 
 /// The opening-handshake timeout the adapters use unless the config sets one.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -156,4 +163,106 @@ impl ReadBuffer {
         self.grow = self.end + n == self.data.len();
         self.end = (self.end + n).min(self.data.len());
     }
+}
+
+/// What one [`step`] of an adapter's receive loop produced.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// A message, ping, pong or close for the application.
+    Message(Message),
+    /// Server: the opening request, awaiting `accept` or `reject`.
+    Request(Request),
+    /// Client: the opening handshake completed.
+    Connected(Response),
+    /// Input was used but nothing is reported: step again.
+    Progress,
+    /// The buffered input is used up: read more.
+    NeedInput,
+}
+
+/// Feeds the buffered input to the core once and turns the event into an owned [`Step`]. Both
+/// adapters' receive loops are this, plus their own way of writing, reading and waiting.
+pub(crate) fn step(
+    conn: &mut Connection,
+    now: crate::Instant,
+    buf: &mut ReadBuffer,
+) -> Result<Step, Error> {
+    let recv = conn.recv(now, buf.filled())?;
+    let consumed = recv.consumed;
+    let step = match recv.event {
+        Some(Event::Message(msg)) => Step::Message(Message::from_core(msg)),
+        Some(Event::Ping(p)) => Step::Message(Message::Ping(p)),
+        Some(Event::Pong(p)) => Step::Message(Message::Pong(p)),
+        Some(Event::Close(frame)) => Step::Message(Message::Close(frame)),
+        Some(Event::Request(request)) => Step::Request(request),
+        Some(Event::Connected(response)) => Step::Connected(response),
+        // The adapters deliver whole messages; chunks are dropped as before.
+        Some(Event::Chunk(_)) => Step::Progress,
+        None if consumed == 0 => Step::NeedInput,
+        None => Step::Progress,
+    };
+    buf.consume(consumed);
+    Ok(step)
+}
+
+/// The error to report when the transport ended: the core's verdict on the EOF, or
+/// [`Error::Closed`] after a clean close.
+pub(crate) fn eof_error(conn: &mut Connection, now: crate::Instant) -> Error {
+    conn.recv_eof(now).err().unwrap_or(Error::Closed)
+}
+
+/// A fresh seed for a client's masking keys, from the OS.
+pub(crate) fn os_seed() -> io::Result<Seed> {
+    Seed::from_os().map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Hands the application's [`Answer`] to the core: `Ok(true)` if the connection is now open,
+/// `Ok(false)` if the rejection is queued (write it out, shut down, then report
+/// [`rejected_error`]).
+pub(crate) fn apply_answer(
+    conn: &mut Connection,
+    now: crate::Instant,
+    answer: Answer,
+) -> io::Result<bool> {
+    match answer {
+        Answer::Accept(accept) => {
+            conn.accept(now, &accept).map_err(blocking::send_error)?;
+            Ok(true)
+        }
+        Answer::Reject {
+            status,
+            headers,
+            body,
+        } => {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            conn.reject(status, &headers, &body)
+                .map_err(blocking::send_error)?;
+            Ok(false)
+        }
+    }
+}
+
+/// The error `accept` returns after the application rejected the request.
+pub(crate) fn rejected_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        "handshake rejected by the application",
+    )
+}
+
+/// Parses a URL for a plain-TCP `connect`: `InvalidInput` for a bad URL or for `wss://`.
+pub(crate) fn plain_url(url: &str) -> io::Result<(WsUrl, ClientRequest)> {
+    let parsed = parse_url(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    if parsed.secure {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "wss:// needs TLS, which connect does not do: bring your own TLS stream and call \
+             the adapter's `client` over it",
+        ));
+    }
+    let request = ClientRequest::new(parsed.host_header(), parsed.resource.clone());
+    Ok((parsed, request))
 }
