@@ -7,7 +7,9 @@
 //!
 //! Adapters turn on two timers the core leaves off: an opening-handshake timeout of
 //! [`DEFAULT_HANDSHAKE_TIMEOUT`] (so a slowloris client cannot hold a connection forever) and a
-//! close timeout of [`DEFAULT_CLOSE_TIMEOUT`], unless the [`Config`] already sets them.
+//! close timeout of [`DEFAULT_CLOSE_TIMEOUT`], unless the [`Config`] already sets them. They always
+//! deliver whole messages ([`Delivery::Messages`](crate::Delivery)); to stream chunks, drive the
+//! core directly.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -76,6 +78,8 @@ impl Message {
 
 /// The config an adapter runs with: the caller's, with the adapter's default timers filled in.
 pub(crate) fn adapter_config(mut config: Config) -> Config {
+    // The adapters deliver whole messages; streaming chunks need the core API directly.
+    config.delivery = crate::Delivery::Messages;
     config
         .handshake_timeout
         .get_or_insert(DEFAULT_HANDSHAKE_TIMEOUT);
