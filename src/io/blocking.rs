@@ -6,15 +6,17 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::string::ToString;
 use std::time::{Duration, Instant as StdInstant};
 use std::vec::Vec;
 
-use super::{Message, ReadBuffer, adapter_config, queue_message};
+pub use super::{Answer, io_error, send_error};
+use super::{
+    Message, ReadBuffer, adapter_config, apply_answer, queue_message, rejected_error, seed_error,
+};
 use crate::connection::{Connection, Role, State};
-use crate::error::{Error, SendError};
+use crate::error::Error;
 use crate::event::Event;
-use crate::handshake::{Accept, ClientRequest, Request, WsUrl, parse_url};
+use crate::handshake::{ClientRequest, Request, WsUrl, parse_url};
 use crate::{CloseCode, Config, Instant, Seed};
 
 /// A byte stream the blocking adapter can drive.
@@ -56,43 +58,6 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn shutdown(&mut self) -> io::Result<()> {
         (**self).shutdown()
     }
-}
-
-/// A server's answer to an opening request: accept, or reject with an HTTP response.
-#[derive(Debug, Clone)]
-pub enum Answer {
-    /// Accept, choosing a subprotocol and adding headers.
-    Accept(Accept),
-    /// Reject with this status, headers and body.
-    Reject {
-        /// The HTTP status, e.g. 401 or 403.
-        status: u16,
-        /// Extra response headers.
-        headers: Vec<(std::string::String, std::string::String)>,
-        /// The response body.
-        body: Vec<u8>,
-    },
-}
-
-/// Converts a core error into an `io::Error` that keeps it as its source.
-pub fn io_error(e: Error) -> io::Error {
-    let kind = match e {
-        Error::AbnormalClosure => io::ErrorKind::UnexpectedEof,
-        Error::Timeout(_) => io::ErrorKind::TimedOut,
-        Error::Closed => io::ErrorKind::NotConnected,
-        _ => io::ErrorKind::InvalidData,
-    };
-    io::Error::new(kind, e)
-}
-
-/// Converts a send error into an `io::Error` that keeps it as its source.
-pub fn send_error(e: SendError) -> io::Error {
-    let kind = match e {
-        SendError::NotOpen => io::ErrorKind::NotConnected,
-        SendError::OutputFull => io::ErrorKind::WouldBlock,
-        _ => io::ErrorKind::InvalidInput,
-    };
-    io::Error::new(kind, e)
 }
 
 /// A WebSocket over a blocking stream.
@@ -141,7 +106,7 @@ impl<S: Transport> WebSocket<S> {
         config: Config,
     ) -> io::Result<(Self, crate::Response)> {
         let epoch = StdInstant::now();
-        let seed = Seed::from_os().map_err(|e| io::Error::other(e.to_string()))?;
+        let seed = Seed::from_os().map_err(seed_error)?;
         let conn = Connection::client(adapter_config(config), request, seed, Instant::ZERO)
             .map_err(send_error)?;
         let mut ws = WebSocket {
@@ -210,31 +175,14 @@ impl<S: Transport> WebSocket<S> {
                 None => {}
             }
         };
-        match answer(&request) {
-            Answer::Accept(accept) => {
-                let now = ws.now();
-                ws.conn.accept(now, &accept).map_err(send_error)?;
-                ws.flush()?;
-                Ok(ws)
-            }
-            Answer::Reject {
-                status,
-                headers,
-                body,
-            } => {
-                let headers: Vec<(&str, &str)> = headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
-                ws.conn
-                    .reject(status, &headers, &body)
-                    .map_err(send_error)?;
-                ws.flush_and_shutdown();
-                Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    "handshake rejected by the application",
-                ))
-            }
+        let now = ws.now();
+        let accepted = apply_answer(&mut ws.conn, now, answer(&request)).map_err(send_error)?;
+        if accepted {
+            ws.flush()?;
+            Ok(ws)
+        } else {
+            ws.flush_and_shutdown();
+            Err(rejected_error())
         }
     }
 
@@ -243,7 +191,7 @@ impl<S: Transport> WebSocket<S> {
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
     pub fn upgraded(stream: S, role: Role, config: Config) -> io::Result<Self> {
-        let seed = Seed::from_os().map_err(|e| io::Error::other(e.to_string()))?;
+        let seed = Seed::from_os().map_err(seed_error)?;
         let conn = Connection::upgraded(role, adapter_config(config), seed, Instant::ZERO);
         Ok(WebSocket {
             stream,

@@ -7,18 +7,28 @@
 //!
 //! Adapters turn on two timers the core leaves off: an opening-handshake timeout of
 //! [`DEFAULT_HANDSHAKE_TIMEOUT`] (so a slowloris client cannot hold a connection forever) and a
-//! close timeout of [`DEFAULT_CLOSE_TIMEOUT`], unless the [`Config`] already sets them.
+//! close timeout of [`DEFAULT_CLOSE_TIMEOUT`], unless the [`Config`] already sets them. They
+//! deliver whole messages: [`Config::delivery`] is set to [`Delivery::Messages`].
+//!
+//! - [`blocking`]: any `Read + Write` stream, timers through the read timeout.
+//! - `tokio` (feature `tokio`): any `AsyncRead + AsyncWrite` stream, with `Stream`/`Sink` and
+//!   `split`.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
+use std::io;
 
 use crate::close::CloseFrame;
-use crate::config::Config;
+use crate::config::{Config, Delivery};
 use crate::connection::Connection;
+use crate::error::{Error, SendError};
 use crate::event::{ControlPayload, DataKind, Message as CoreMessage};
+use crate::handshake::Accept;
 
 pub mod blocking;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 /// The opening-handshake timeout the adapters use unless the config sets one.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,12 +77,88 @@ impl Message {
     }
 }
 
-/// The config an adapter runs with: the caller's, with the adapter's default timers filled in.
+/// A server's answer to an opening request: accept, or reject with an HTTP response.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Accept, choosing a subprotocol and adding headers.
+    Accept(Accept),
+    /// Reject with this status, headers and body.
+    Reject {
+        /// The HTTP status, e.g. 401 or 403.
+        status: u16,
+        /// Extra response headers.
+        headers: Vec<(String, String)>,
+        /// The response body.
+        body: Vec<u8>,
+    },
+}
+
+/// Converts a core error into an `io::Error` that keeps it as its source.
+pub fn io_error(e: Error) -> io::Error {
+    let kind = match e {
+        Error::AbnormalClosure => io::ErrorKind::UnexpectedEof,
+        Error::Timeout(_) => io::ErrorKind::TimedOut,
+        Error::Closed => io::ErrorKind::NotConnected,
+        _ => io::ErrorKind::InvalidData,
+    };
+    io::Error::new(kind, e)
+}
+
+/// Converts a send error into an `io::Error` that keeps it as its source.
+pub fn send_error(e: SendError) -> io::Error {
+    let kind = match e {
+        SendError::NotOpen => io::ErrorKind::NotConnected,
+        SendError::OutputFull => io::ErrorKind::WouldBlock,
+        _ => io::ErrorKind::InvalidInput,
+    };
+    io::Error::new(kind, e)
+}
+
+/// Queues the application's answer to the pending request: `Ok(true)` if it accepted (the 101
+/// is queued), `Ok(false)` if it rejected (the HTTP response is queued and the connection has
+/// ended).
+pub(crate) fn apply_answer(
+    conn: &mut Connection,
+    now: crate::Instant,
+    answer: Answer,
+) -> Result<bool, SendError> {
+    match answer {
+        Answer::Accept(accept) => conn.accept(now, &accept).map(|()| true),
+        Answer::Reject {
+            status,
+            headers,
+            body,
+        } => {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            conn.reject(status, &headers, &body).map(|()| false)
+        }
+    }
+}
+
+/// The error an adapter's `accept` returns after the application rejected the request.
+pub(crate) fn rejected_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        "handshake rejected by the application",
+    )
+}
+
+/// The error for a seed the OS could not provide.
+pub(crate) fn seed_error(e: getrandom::Error) -> io::Error {
+    io::Error::other(alloc::string::ToString::to_string(&e))
+}
+
+/// The config an adapter runs with: the caller's, with the adapter's default timers filled in
+/// and whole-message delivery (the adapters have no way to hand out chunks).
 pub(crate) fn adapter_config(mut config: Config) -> Config {
     config
         .handshake_timeout
         .get_or_insert(DEFAULT_HANDSHAKE_TIMEOUT);
     config.close_timeout.get_or_insert(DEFAULT_CLOSE_TIMEOUT);
+    config.delivery = Delivery::Messages;
     config
 }
 
