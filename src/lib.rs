@@ -107,6 +107,8 @@
 //! - `std` (default): [`Seed::from_os`] and `std::error::Error` impls. Without it the crate is
 //!   `#![no_std]` + `alloc`.
 //! - `fuzzing`: the `fuzzing` module that the cargo-fuzz targets call.
+//! - `tokio`: the async adapter `io::tokio` (implies `std`): `WebSocketStream` over any
+//!   `AsyncRead + AsyncWrite` stream, with `Stream`/`Sink` and `split`.
 
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -134,6 +134,13 @@ try {
   await waitFor(a, online(1), "alice to see bob and carol leave");
   check(await evaluate(a, logHas("bob left (1 online)") + " || " + logHas("bob left (2 online)")), "alice sees bob's leave notice");
 
+  // Drop tab A's connection: the page reconnects with backoff and rejoins under its nickname.
+  await evaluate(a, "ws.close(4000, 'test'); true");
+  await waitFor(a, `document.getElementById("status").textContent.startsWith("offline")`, "tab A to notice the drop");
+  await waitFor(a, `document.getElementById("status").textContent === "connected"`, "tab A to reconnect");
+  await waitFor(a, `document.getElementById("me").textContent === "you are alice" && ${online(1)}`, "alice to rejoin");
+  check(await evaluate(a, logHas("hi alice")), "the page reconnects, rejoins and gets the history again");
+
   if (screenshot) {
     const { data } = await send("Page.captureScreenshot", { format: "png" }, a.sessionId);
     writeFileSync(screenshot, Buffer.from(data, "base64"));
