@@ -110,6 +110,8 @@
 //! - `futures-io`: the async adapter `io::futures` over any `futures-io` stream, for any
 //!   executor (`async-std` enables it too; the crate does not depend on async-std).
 //! - `async-io`: its `AsyncIoTimer` and `connect`, on the reactor that smol and async-std use.
+//! - `tokio`: the async adapter `io::tokio` (implies `std`): `WebSocketStream` over any
+//!   `AsyncRead + AsyncWrite` stream, with `Stream`/`Sink` and `split`.
 
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -10,6 +10,12 @@
 //! close timeout of [`DEFAULT_CLOSE_TIMEOUT`], unless the [`Config`] already sets them. They always
 //! deliver whole messages ([`Delivery::Messages`](crate::Delivery)); to stream chunks, drive the
 //! core directly.
+//!
+//! - [`blocking`]: any `Read + Write` stream, timers through the read timeout.
+//! - `tokio` (feature `tokio`): any `AsyncRead + AsyncWrite` stream, with `Stream`/`Sink` and
+//!   `split`.
+//! - `futures` (feature `futures-io`): any `futures-io` stream, for any executor, with a small
+//!   timer trait (`AsyncIoTimer` for smol and async-std with feature `async-io`).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -23,11 +29,13 @@ use crate::entropy::Seed;
 use crate::error::Error;
 use crate::event::{ControlPayload, DataKind, Event, Message as CoreMessage};
 use crate::handshake::{ClientRequest, Request, Response, WsUrl, parse_url};
-use blocking::Answer;
+pub use blocking::{Answer, io_error, send_error};
 
 pub mod blocking;
 #[cfg(feature = "futures-io")]
 pub mod futures;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 /// The opening-handshake timeout the adapters use unless the config sets one.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,0 +1,48 @@
+//! Tokio echo server: a task per connection on the multi-thread runtime.
+//!
+//! `cargo run --release --features tokio --example tokio_echo_server -- [ADDR]` (default
+//! `127.0.0.1:9002`). It echoes every text and binary message unchanged and answers close (the
+//! adapter echoes the peer's close frame itself).
+
+use tokio::net::TcpListener;
+use wsproto::Config;
+use wsproto::handshake::Accept;
+use wsproto::io::tokio::WebSocketStream;
+use wsproto::io::{Answer, Message};
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9002".to_owned());
+    let listener = TcpListener::bind(&addr).await?;
+    eprintln!(
+        "tokio_echo_server listening on ws://{}",
+        listener.local_addr()?
+    );
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let accepted = WebSocketStream::accept(stream, Config::default(), |_| {
+                Answer::Accept(Accept::new())
+            })
+            .await;
+            let mut ws = match accepted {
+                Ok(ws) => ws,
+                Err(e) => {
+                    eprintln!("{peer}: handshake failed: {e}");
+                    return;
+                }
+            };
+            // Ends with an error once the connection is over (closed, failed, or dropped).
+            while let Ok(message) = ws.recv().await {
+                if matches!(message, Message::Text(_) | Message::Binary(_))
+                    && ws.send(message).await.is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+}
