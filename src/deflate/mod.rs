@@ -46,9 +46,6 @@
 //! `server_no_context_takeover` a server still keeps its compressor (it is reset, not freed,
 //! after each message). Buffers for the messages themselves come on top.
 
-// Until the connection state machine drives the codec and the negotiation, only tests use them.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod backend;
 pub(crate) mod codec;
 pub(crate) mod negotiate;
