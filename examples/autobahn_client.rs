@@ -18,7 +18,7 @@ fn main() -> std::io::Result<()> {
         .or_else(|| std::env::var("AUTOBAHN_AGENT").ok())
         .unwrap_or_else(|| "wsproto".to_owned());
 
-    let (mut ws, _) = connect(&format!("{url}/getCaseCount"), Config::default())?;
+    let (mut ws, _) = connect(&format!("{url}/getCaseCount"), config())?;
     let count: u32 = match ws.recv()? {
         Message::Text(text) => text.trim().parse().map_err(std::io::Error::other)?,
         other => {
@@ -33,7 +33,7 @@ fn main() -> std::io::Result<()> {
     for case in 1..=count {
         let Ok((mut ws, _)) = connect(
             &format!("{url}/runCase?case={case}&agent={agent}"),
-            Config::default(),
+            config(),
         ) else {
             continue;
         };
@@ -45,11 +45,16 @@ fn main() -> std::io::Result<()> {
         }
     }
 
-    let (mut ws, _) = connect(
-        &format!("{url}/updateReports?agent={agent}"),
-        Config::default(),
-    )?;
+    let (mut ws, _) = connect(&format!("{url}/updateReports?agent={agent}"), config())?;
     while ws.recv().is_ok() {}
     eprintln!("reports updated");
     Ok(())
+}
+
+/// The default config, with permessage-deflate offered or accepted when the feature is on.
+fn config() -> Config {
+    let config = Config::default();
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(wsproto::deflate::DeflateConfig::default());
+    config
 }

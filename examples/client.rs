@@ -40,7 +40,7 @@ async fn main() {
     let mut jitter = Jitter::new();
     let mut delay = FIRST_DELAY;
     loop {
-        match connect(&url, Config::default()).await {
+        match connect(&url, config()).await {
             Ok((ws, response)) => {
                 eprintln!("connected to {url} (HTTP {})", response.status);
                 delay = FIRST_DELAY;
@@ -159,4 +159,12 @@ impl Jitter {
         self.0 ^= self.0 << 17;
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// The default config, with permessage-deflate offered or accepted when the feature is on.
+fn config() -> Config {
+    let config = Config::default();
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(wsproto::deflate::DeflateConfig::default());
+    config
 }

@@ -21,8 +21,7 @@ fn main() -> std::io::Result<()> {
         let Ok(stream) = stream else { continue };
         thread::spawn(move || {
             let _ = stream.set_nodelay(true);
-            let Ok(mut ws) =
-                WebSocket::accept(stream, Config::default(), |_| Answer::Accept(Accept::new()))
+            let Ok(mut ws) = WebSocket::accept(stream, config(), |_| Answer::Accept(Accept::new()))
             else {
                 return;
             };
@@ -37,4 +36,12 @@ fn main() -> std::io::Result<()> {
         });
     }
     Ok(())
+}
+
+/// The default config, with permessage-deflate offered or accepted when the feature is on.
+fn config() -> Config {
+    let config = Config::default();
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(wsproto::deflate::DeflateConfig::default());
+    config
 }

@@ -24,10 +24,8 @@ async fn main() -> std::io::Result<()> {
         let (stream, peer) = listener.accept().await?;
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let accepted = WebSocketStream::accept(stream, Config::default(), |_| {
-                Answer::Accept(Accept::new())
-            })
-            .await;
+            let accepted =
+                WebSocketStream::accept(stream, config(), |_| Answer::Accept(Accept::new())).await;
             let mut ws = match accepted {
                 Ok(ws) => ws,
                 Err(e) => {
@@ -45,4 +43,12 @@ async fn main() -> std::io::Result<()> {
             }
         });
     }
+}
+
+/// The default config, with permessage-deflate offered or accepted when the feature is on.
+fn config() -> Config {
+    let config = Config::default();
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(wsproto::deflate::DeflateConfig::default());
+    config
 }

@@ -13,7 +13,9 @@ pub enum Delivery {
     Messages,
     /// Pieces as they arrive ([`Event::Chunk`](crate::Event::Chunk)), unmasked in place in the
     /// caller's buffer. Memory stays bounded for any message size; `max_message_size` still
-    /// applies (set it to `u64::MAX` to stream without limit).
+    /// applies (set it to `u64::MAX` to stream without limit). A compressed message
+    /// (permessage-deflate) arrives as owned, inflated chunks, each from at most 4 KiB of
+    /// compressed input, so at most about 4 MiB.
     Chunks,
 }
 
@@ -30,6 +32,7 @@ pub enum Delivery {
 /// | [`max_pending_output`](Config::max_pending_output) | 128 MiB |
 /// | [`delivery`](Config::delivery) | whole messages |
 /// | all four timers | off |
+/// | [`deflate`](Config::deflate) (feature `deflate`) | off |
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
@@ -65,6 +68,10 @@ pub struct Config {
     /// Fail the opening handshake if it has not completed this long after the connection was
     /// created. Off by default (the I/O adapters turn it on).
     pub handshake_timeout: Option<Duration>,
+    /// permessage-deflate compression (RFC 7692): a client offers it, a server accepts a
+    /// client's offer, with these settings. `None` (the default) neither offers nor accepts it.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -81,6 +88,8 @@ impl Default for Config {
             pong_timeout: None,
             close_timeout: None,
             handshake_timeout: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -135,6 +144,12 @@ impl Config {
     /// Sets [`handshake_timeout`](Config::handshake_timeout).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = Some(timeout);
+        self
+    }
+    /// Turns on permessage-deflate with `deflate` settings (see [`Config::deflate`]).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, deflate: crate::deflate::DeflateConfig) -> Self {
+        self.deflate = Some(deflate);
         self
     }
 }

@@ -5,6 +5,10 @@ use alloc::vec::Vec;
 
 use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use crate::config::{Config, Delivery};
+#[cfg(feature = "deflate")]
+use crate::deflate::codec::{Compressor, Decompressor};
+#[cfg(feature = "deflate")]
+use crate::deflate::{DeflateConfig, DeflateParams, negotiate};
 use crate::entropy::{Entropy, Seed};
 use crate::error::{Error, HandshakeError, ProtocolError, SendError, TimeoutKind};
 use crate::event::{Chunk, ControlPayload, DataKind, Event, MAX_CONTROL_PAYLOAD, Message, Payload};
@@ -110,6 +114,8 @@ struct MessageRx {
     buffer: Vec<u8>,
     /// Whether a chunk of this message was delivered ([`Delivery::Chunks`] only).
     started: bool,
+    /// RSV1 was set on its first frame: the payload is DEFLATE data (permessage-deflate).
+    compressed: bool,
 }
 
 /// The message we are sending in fragments.
@@ -117,6 +123,72 @@ struct MessageRx {
 struct MessageTx {
     kind: DataKind,
     utf8: Utf8Validator,
+    /// Its fragments are compressed (permessage-deflate).
+    compressed: bool,
+}
+
+/// permessage-deflate in force on a connection.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+struct Deflate {
+    params: DeflateParams,
+    /// Settings for our compressor (level, threshold).
+    config: DeflateConfig,
+    /// Created on the first compressed send: a receive-only connection never pays for it.
+    compressor: Option<Compressor>,
+    decompressor: Decompressor,
+}
+
+#[cfg(feature = "deflate")]
+impl Deflate {
+    fn new(role: Role, params: DeflateParams, config: DeflateConfig) -> Deflate {
+        let (peer_bits, peer_reset) = match role {
+            Role::Client => (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ),
+            Role::Server => (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            ),
+        };
+        Deflate {
+            params,
+            config,
+            compressor: None,
+            decompressor: Decompressor::new(peer_bits, peer_reset),
+        }
+    }
+
+    fn compressor(&mut self, role: Role) -> &mut Compressor {
+        let (params, level) = (self.params, self.config.level);
+        self.compressor.get_or_insert_with(|| {
+            let (bits, reset) = match role {
+                Role::Client => (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
+                Role::Server => (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
+            };
+            Compressor::new(level, bits, reset)
+        })
+    }
+}
+
+/// Input bytes of a compressed message inflated per [`Event::Chunk`] in [`Delivery::Chunks`]
+/// mode. DEFLATE expands at most about 1032:1, so a chunk holds at most about 4 MiB.
+#[cfg(feature = "deflate")]
+const INFLATE_INPUT_PIECE: usize = 4096;
+
+/// An upper bound on the compressed size of `len` bytes (stored blocks cost 5 bytes per block;
+/// the smallest windows use 256-symbol blocks), used to check for room before compressing: once
+/// the compressor has seen a message, it must be sent.
+#[cfg(feature = "deflate")]
+fn deflate_bound(len: usize) -> usize {
+    len.saturating_add(len >> 4).saturating_add(64)
 }
 
 /// A WebSocket connection: a sans-IO state machine.
@@ -152,6 +224,9 @@ pub struct Connection {
     close_sent: Option<CloseFrame>,
     /// Set when a timer or the transport asks for the transport to be closed now.
     transport_close: bool,
+    /// permessage-deflate, once negotiated.
+    #[cfg(feature = "deflate")]
+    deflate: Option<Deflate>,
 }
 
 /// Pongs that may be queued while the output is not drained; beyond it only the newest ping is
@@ -181,8 +256,12 @@ impl Connection {
             entropy.fill(&mut nonce);
         }
         conn.client_key = handshake::new_key(nonce);
+        #[cfg(feature = "deflate")]
+        let offer = conn.config.deflate.as_ref().map(negotiate::client_offer);
+        #[cfg(not(feature = "deflate"))]
+        let offer: Option<String> = None;
         let mut head = Vec::new();
-        handshake::write_request(&request, &conn.client_key, None, &mut head)?;
+        handshake::write_request(&request, &conn.client_key, offer.as_deref(), &mut head)?;
         conn.queue_bytes(&head);
         conn.client_request = Some(request);
         conn.phase = Phase::ClientHandshake;
@@ -204,6 +283,22 @@ impl Connection {
         let seed = (role == Role::Client).then_some(seed);
         let mut conn = Connection::new(role, config, seed, now);
         conn.open(now);
+        conn
+    }
+
+    /// As [`upgraded`](Connection::upgraded), with permessage-deflate already negotiated
+    /// elsewhere with `params`. Compression settings (level, threshold) come from
+    /// [`Config::deflate`], or the defaults if it is `None`.
+    #[cfg(feature = "deflate")]
+    pub fn upgraded_with_deflate(
+        role: Role,
+        config: Config,
+        seed: Seed,
+        now: Instant,
+        params: DeflateParams,
+    ) -> Connection {
+        let mut conn = Connection::upgraded(role, config, seed, now);
+        conn.enable_deflate(params);
         conn
     }
 
@@ -240,6 +335,8 @@ impl Connection {
             close_received: None,
             close_sent: None,
             transport_close: false,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 
@@ -252,6 +349,7 @@ impl Connection {
     ///       + reassembly:  2 * max_message_size        (Delivery::Messages only)
     ///       + output:      2 * (max_pending_output + automatic replies) + a reused buffer of at most 16 KiB
     ///       + automatic replies: (MAX_QUEUED_PONGS + 2) * (14 + 125)
+    ///       + permessage-deflate: 436 KiB when `Config::deflate` is set (see the `deflate` module)
     /// ```
     ///
     /// The handshake term covers the head being gathered (a `Vec` may hold twice what it was
@@ -279,7 +377,19 @@ impl Connection {
             .saturating_add(automatic)
             .saturating_mul(2);
         let output = output.saturating_add(output.min(KEEP_CAPACITY));
+        // permessage-deflate state, measured in the `deflate` module docs: at most 371 KiB for
+        // the compressor (15 window bits) and 47 KiB for the decompressor, plus one 16 KiB
+        // inflate step past the message limit.
+        #[cfg(feature = "deflate")]
+        let deflate = if config.deflate.is_some() {
+            (372 + 48 + 16) << 10
+        } else {
+            0
+        };
+        #[cfg(not(feature = "deflate"))]
+        let deflate = 0;
         core::mem::size_of::<Connection>()
+            .saturating_add(deflate)
             .saturating_add(handshake)
             .saturating_add(reassembly)
             .saturating_add(output)
@@ -338,6 +448,12 @@ impl Connection {
             .as_ref()
             .map_or(0, |m| m.buffer.capacity());
         self.output.capacity() + message + self.head.capacity()
+    }
+
+    /// The permessage-deflate parameters in force, if it was negotiated.
+    #[cfg(feature = "deflate")]
+    pub fn deflate_params(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|d| d.params)
     }
 
     /// Whether a fragmented message we are sending is still open.
@@ -451,11 +567,25 @@ impl Connection {
         let Some(request) = self.request.as_ref() else {
             return Err(SendError::NoRequestPending);
         };
+        #[cfg(feature = "deflate")]
+        let negotiated = self
+            .config
+            .deflate
+            .as_ref()
+            .and_then(|cfg| negotiate::server_negotiate(cfg, request.extensions()));
+        #[cfg(feature = "deflate")]
+        let extensions = negotiated.as_ref().map(|(_, response)| response.as_str());
+        #[cfg(not(feature = "deflate"))]
+        let extensions = None;
         let mut head = Vec::new();
-        handshake::write_accept(request, accept, None, &mut head)?;
+        handshake::write_accept(request, accept, extensions, &mut head)?;
         self.queue_bytes(&head);
         self.subprotocol = accept.subprotocol.clone();
         self.open(now);
+        #[cfg(feature = "deflate")]
+        if let Some((params, _)) = negotiated {
+            self.enable_deflate(params);
+        }
         Ok(())
     }
 
@@ -515,11 +645,15 @@ impl Connection {
         if kind == DataKind::Text && core::str::from_utf8(&data).is_err() {
             return Err(SendError::InvalidUtf8);
         }
+        #[cfg(feature = "deflate")]
+        if self.should_compress(data.len()) {
+            return self.send_compressed(kind, &data);
+        }
         let opcode = data_opcode(kind);
         if data.len() < OWNED_SEGMENT_MIN {
             return self.queue_frame(opcode, true, &data, false);
         }
-        let header = self.frame_header(opcode, true, data.len());
+        let header = self.frame_header(opcode, true, 0, data.len());
         self.check_room(header.1 + data.len(), false)?;
         let mut data = data;
         if let Some(key) = header.0.mask {
@@ -550,6 +684,10 @@ impl Connection {
                 MessageTx {
                     kind,
                     utf8: Utf8Validator::new(),
+                    #[cfg(feature = "deflate")]
+                    compressed: self.deflate.is_some(),
+                    #[cfg(not(feature = "deflate"))]
+                    compressed: false,
                 },
             ),
             Some(tx) if tx.kind == kind => (OpCode::Continuation, tx),
@@ -561,7 +699,11 @@ impl Connection {
                 return Err(SendError::InvalidUtf8);
             }
         }
-        self.queue_frame(opcode, last, data, false)?;
+        if state.compressed {
+            self.queue_compressed_fragment(opcode, data, last)?;
+        } else {
+            self.queue_frame(opcode, last, data, false)?;
+        }
         self.sending = if last { None } else { Some(state) };
         Ok(())
     }
@@ -703,7 +845,24 @@ impl Connection {
                     .as_ref()
                     .map(|r| r.subprotocols())
                     .unwrap_or(&[]);
-                handshake::validate_response(&response, &self.client_key, offered, false)?;
+                #[cfg(feature = "deflate")]
+                let offered_deflate = self.config.deflate.is_some();
+                #[cfg(not(feature = "deflate"))]
+                let offered_deflate = false;
+                handshake::validate_response(
+                    &response,
+                    &self.client_key,
+                    offered,
+                    offered_deflate,
+                )?;
+                #[cfg(feature = "deflate")]
+                if let Some(cfg) = &self.config.deflate {
+                    if let Some(params) =
+                        negotiate::client_check_response(cfg, response.extensions())?
+                    {
+                        self.enable_deflate(params);
+                    }
+                }
                 self.subprotocol = response.subprotocol().map(String::from);
                 self.client_request = None;
                 self.open(now);
@@ -754,6 +913,16 @@ impl Connection {
                 continue;
             };
             let n = usize::try_from(frame.remaining).map_or(rest.len(), |r| r.min(rest.len()));
+            // Bound what one chunk of a compressed message can inflate to.
+            #[cfg(feature = "deflate")]
+            let n = if self.config.delivery == Delivery::Chunks
+                && !frame.header.opcode.is_control()
+                && self.reader.message.as_ref().is_some_and(|m| m.compressed)
+            {
+                n.min(INFLATE_INPUT_PIECE)
+            } else {
+                n
+            };
             let (chunk, tail) = core::mem::take(&mut rest).split_at_mut(n);
             rest = tail;
             let consumed = consumed + n;
@@ -842,12 +1011,18 @@ impl Connection {
         if header.len > config.max_frame_size {
             return Err(ProtocolError::FrameTooLarge);
         }
+        // RSV1 (allowed only once permessage-deflate is negotiated) marks a compressed message
+        // on its first frame; on a continuation or control frame it is an error (RFC 7692 6.1).
+        let compressed = header.rsv & frame::RSV1 != 0;
+        if compressed && !matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            return Err(ProtocolError::ReservedBitsSet(frame::RSV1));
+        }
         match header.opcode {
             OpCode::Text | OpCode::Binary => {
                 if self.reader.message.is_some() {
                     return Err(ProtocolError::ExpectedContinuation);
                 }
-                if header.len > config.max_message_size {
+                if header.len > message_input_limit(config.max_message_size, compressed) {
                     return Err(ProtocolError::MessageTooLarge);
                 }
                 let kind = if header.opcode == OpCode::Text {
@@ -862,6 +1037,7 @@ impl Connection {
                     utf8: Utf8Validator::new(),
                     buffer: Vec::new(),
                     started: false,
+                    compressed,
                 });
             }
             OpCode::Continuation => {
@@ -875,7 +1051,7 @@ impl Connection {
                     return Err(ProtocolError::TooManyFragments);
                 }
                 msg.size = msg.size.saturating_add(header.len);
-                if msg.size > config.max_message_size {
+                if msg.size > message_input_limit(config.max_message_size, msg.compressed) {
                     return Err(ProtocolError::MessageTooLarge);
                 }
             }
@@ -901,6 +1077,10 @@ impl Connection {
         let Some(msg) = self.reader.message.as_mut() else {
             return Ok(None);
         };
+        #[cfg(feature = "deflate")]
+        if msg.compressed {
+            return self.on_compressed_data(chunk, message_done);
+        }
         if msg.kind == DataKind::Text {
             msg.utf8
                 .feed(chunk)
@@ -951,6 +1131,69 @@ impl Connection {
         }
     }
 
+    /// Inflates a piece of a compressed message's payload as it arrives; the inflated size is
+    /// held to `max_message_size` during inflation, and text is validated after inflation.
+    #[cfg(feature = "deflate")]
+    fn on_compressed_data(
+        &mut self,
+        chunk: &[u8],
+        message_done: bool,
+    ) -> Result<Option<Event<'static>>, ProtocolError> {
+        let limit = usize::try_from(self.config.max_message_size).unwrap_or(usize::MAX);
+        let (Some(msg), Some(deflate)) = (self.reader.message.as_mut(), self.deflate.as_mut())
+        else {
+            return Err(ProtocolError::BadCompression);
+        };
+        let inflater = &mut deflate.decompressor;
+        let mut piece = Vec::new();
+        let out = match self.config.delivery {
+            Delivery::Messages => &mut msg.buffer,
+            Delivery::Chunks => &mut piece,
+        };
+        let start = out.len();
+        inflater.decompress(chunk, out, limit)?;
+        if message_done {
+            inflater.finish_message(out, limit)?;
+        }
+        if msg.kind == DataKind::Text {
+            msg.utf8
+                .feed(&out[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            if message_done && !msg.utf8.is_complete() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+        }
+        let kind = msg.kind;
+        let event = match self.config.delivery {
+            Delivery::Messages => {
+                if !message_done {
+                    return Ok(None);
+                }
+                Event::Message(Message {
+                    kind,
+                    payload: Payload::Owned(core::mem::take(&mut msg.buffer)),
+                })
+            }
+            Delivery::Chunks => {
+                if piece.is_empty() && !message_done {
+                    return Ok(None);
+                }
+                let first = !msg.started;
+                msg.started = true;
+                Event::Chunk(Chunk {
+                    kind,
+                    data: Payload::Owned(piece),
+                    first,
+                    last: message_done,
+                })
+            }
+        };
+        if message_done {
+            self.reader.message = None;
+        }
+        Ok(Some(event))
+    }
+
     fn on_control(
         &mut self,
         now: Instant,
@@ -987,6 +1230,10 @@ impl Connection {
                 self.phase = Phase::CloseDone;
                 self.reader.message = None;
                 self.sending = None;
+                #[cfg(feature = "deflate")]
+                {
+                    self.deflate = None;
+                }
                 self.pending_pong = None;
                 self.timers = [None; 4];
                 if self.role == Role::Client {
@@ -1013,7 +1260,73 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
+        #[cfg(feature = "deflate")]
+        if self.should_compress(data.len()) {
+            return self.send_compressed(kind, data);
+        }
         self.queue_frame(data_opcode(kind), true, data, false)
+    }
+
+    /// Whether a whole message of `len` bytes is sent compressed.
+    #[cfg(feature = "deflate")]
+    fn should_compress(&self, len: usize) -> bool {
+        self.deflate
+            .as_ref()
+            .is_some_and(|d| len >= d.config.compression_threshold)
+    }
+
+    /// Compresses and queues a whole message, RSV1 set. Room is checked first, against a bound
+    /// on the compressed size: once compressed, the message is in the shared window and must be
+    /// sent.
+    #[cfg(feature = "deflate")]
+    fn send_compressed(&mut self, kind: DataKind, data: &[u8]) -> Result<(), SendError> {
+        self.check_room(MAX_HEADER_LEN + deflate_bound(data.len()), false)?;
+        let role = self.role;
+        let Some(deflate) = self.deflate.as_mut() else {
+            return self.queue_frame(data_opcode(kind), true, data, false);
+        };
+        let mut payload = Vec::new();
+        deflate
+            .compressor(role)
+            .compress_message(data, &mut payload);
+        self.queue_frame_rsv(data_opcode(kind), true, frame::RSV1, &payload);
+        Ok(())
+    }
+
+    /// Compresses and queues one fragment of a compressed message; RSV1 only on the first.
+    fn queue_compressed_fragment(
+        &mut self,
+        opcode: OpCode,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), SendError> {
+        #[cfg(feature = "deflate")]
+        {
+            self.check_room(MAX_HEADER_LEN + deflate_bound(data.len()), false)?;
+            let role = self.role;
+            if let Some(deflate) = self.deflate.as_mut() {
+                let mut payload = Vec::new();
+                deflate
+                    .compressor(role)
+                    .compress_fragment(data, &mut payload, last);
+                let rsv = if opcode == OpCode::Continuation {
+                    0
+                } else {
+                    frame::RSV1
+                };
+                self.queue_frame_rsv(opcode, last, rsv, &payload);
+                return Ok(());
+            }
+        }
+        self.queue_frame(opcode, last, data, false)
+    }
+
+    /// Turns permessage-deflate on: RSV1 becomes legal on received frames.
+    #[cfg(feature = "deflate")]
+    fn enable_deflate(&mut self, params: DeflateParams) {
+        let config = self.config.deflate.clone().unwrap_or_default();
+        self.deflate = Some(Deflate::new(self.role, params, config));
+        self.rules.rsv_allowed = frame::RSV1;
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
@@ -1036,6 +1349,7 @@ impl Connection {
         &mut self,
         opcode: OpCode,
         fin: bool,
+        rsv: u8,
         len: usize,
     ) -> (FrameHeader, usize, [u8; MAX_HEADER_LEN]) {
         let mask = self
@@ -1045,7 +1359,7 @@ impl Connection {
             .map(Entropy::mask_key);
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             len: len as u64,
@@ -1067,7 +1381,11 @@ impl Connection {
     }
 
     fn queue_frame_unchecked(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
-        let (header, n, bytes) = self.frame_header(opcode, fin, payload.len());
+        self.queue_frame_rsv(opcode, fin, 0, payload);
+    }
+
+    fn queue_frame_rsv(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
+        let (header, n, bytes) = self.frame_header(opcode, fin, rsv, payload.len());
         let tail = self.output.tail();
         tail.extend_from_slice(&bytes[..n]);
         let start = tail.len();
@@ -1117,6 +1435,10 @@ impl Connection {
         self.timers = [None; 4];
         self.reader.message = None;
         self.head = Vec::new();
+        #[cfg(feature = "deflate")]
+        {
+            self.deflate = None;
+        }
     }
 
     fn time_out(&mut self, kind: TimeoutKind) -> Result<(), Error> {
@@ -1169,6 +1491,19 @@ fn data_opcode(kind: DataKind) -> OpCode {
     match kind {
         DataKind::Text => OpCode::Text,
         DataKind::Binary => OpCode::Binary,
+    }
+}
+
+/// The most payload bytes a message may declare: `max_message_size`, plus, for a compressed
+/// message (whose limit applies to the inflated size), room for DEFLATE's small expansion of
+/// incompressible data. Bounds the input an endless compressed stream could feed.
+fn message_input_limit(max_message_size: u64, compressed: bool) -> u64 {
+    if compressed {
+        max_message_size
+            .saturating_add(max_message_size >> 4)
+            .saturating_add(64)
+    } else {
+        max_message_size
     }
 }
 

@@ -1,5 +1,7 @@
 #![no_std]
-#![forbid(unsafe_code)]
+// The only `unsafe` is the deflate backend's, in one module (`deflate::backend`).
+#![cfg_attr(not(feature = "deflate"), forbid(unsafe_code))]
+#![cfg_attr(feature = "deflate", deny(unsafe_code))]
 #![warn(missing_docs)]
 //! # wsproto: a sans-IO WebSocket core
 //!
@@ -106,6 +108,8 @@
 //!
 //! - `std` (default): [`Seed::from_os`] and `std::error::Error` impls. Without it the crate is
 //!   `#![no_std]` + `alloc`.
+//! - `deflate` (default): permessage-deflate compression (RFC 7692), see [`deflate`]. It keeps
+//!   the crate `#![no_std]` + `alloc`.
 //! - `fuzzing`: the `fuzzing` module that the cargo-fuzz targets call.
 //! - `futures-io`: the async adapter `io::futures` over any `futures-io` stream, for any
 //!   executor (`async-std` enables it too; the crate does not depend on async-std).
@@ -120,6 +124,8 @@ extern crate std;
 mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod entropy;
 mod error;
 mod event;
@@ -137,6 +143,8 @@ pub mod utf8;
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::{Config, Delivery};
 pub use connection::{Connection, MAX_QUEUED_PONGS, Recv, Role, State};
+#[cfg(feature = "deflate")]
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use entropy::Seed;
 pub use error::{Error, HandshakeError, ProtocolError, SendError, TimeoutKind};
 pub use event::{Chunk, ControlPayload, DataKind, Event, MAX_CONTROL_PAYLOAD, Message, Payload};

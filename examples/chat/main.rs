@@ -188,10 +188,14 @@ fn answer(request: &wsproto::Request) -> Answer {
 }
 
 fn config() -> Config {
-    Config::default()
+    let config = Config::default()
         .keepalive(Duration::from_secs(15), Duration::from_secs(10))
         .max_message_size(64 << 10)
-        .max_frame_size(64 << 10)
+        .max_frame_size(64 << 10);
+    // Browsers offer permessage-deflate; accept it when the feature is on.
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(wsproto::deflate::DeflateConfig::default());
+    config
 }
 
 async fn chat(stream: TcpStream, room: Arc<Room>) -> io::Result<()> {

@@ -1,0 +1,829 @@
+//! Message compression and decompression (RFC 7692 sections 7.2.1 and 7.2.2).
+//!
+//! The heap used by each side, by window bits, is tabled in the [module docs](super).
+
+use alloc::vec::Vec;
+
+use super::InflateError;
+use super::backend::{Deflater, Flush, Inflater};
+
+/// The empty stored block that ends every sync flush; cut from each compressed message and put
+/// back by the receiver (RFC 7692 section 7.2.1).
+pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// The most output one inflate step may write: the granularity at which the message limit is
+/// checked, and the most a decompression bomb can make us write past it.
+pub(crate) const STEP: usize = 16 * 1024;
+
+/// The window bits given to zlib for a negotiated value: 8 becomes 9 (see the module docs of
+/// [`deflate`](super) for why that still honours an agreed 8).
+fn zlib_bits(bits: u8) -> u8 {
+    bits.clamp(9, 15)
+}
+
+/// zlib's `mem_level` for a window: 8 (zlib's default) at 15 bits, one less per bit below, so
+/// that the compressor's buffers shrink with the window as in zlib's own sizing advice.
+fn mem_level(window_bits: u8) -> u8 {
+    window_bits.saturating_sub(7).max(1)
+}
+
+/// Compresses messages, keeping the LZ77 window between them unless told not to.
+#[derive(Debug)]
+pub(crate) struct Compressor {
+    deflater: Deflater,
+    no_context_takeover: bool,
+}
+
+impl Compressor {
+    /// A compressor at `level` (0..=9) with a window of at most 2^`window_bits` bytes (8..=15;
+    /// 8 compresses with 9, which stays within 256-byte distances). With `no_context_takeover`
+    /// the window is forgotten after each message.
+    pub(crate) fn new(level: u8, window_bits: u8, no_context_takeover: bool) -> Compressor {
+        let bits = zlib_bits(window_bits);
+        Compressor {
+            deflater: Deflater::new(level, bits, mem_level(bits)),
+            no_context_takeover,
+        }
+    }
+
+    /// Appends the payload of a whole compressed message to `out` (without the `00 00 ff ff`
+    /// tail). An empty message becomes the single byte `00` (RFC 7692 section 7.2.3.6).
+    pub(crate) fn compress_message(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        self.compress_fragment(input, out, true);
+    }
+
+    /// Appends the compressed payload of one fragment of a message to `out`.
+    ///
+    /// Each fragment is sync-flushed, so it can be sent at once and the receiver can inflate it
+    /// on arrival. When `last`, the message ends: the final `00 00 ff ff` is cut, so the
+    /// fragments' payloads together are the message's compressed data (RFC 7692 section
+    /// 7.2.1). If nothing would remain of the last fragment, it is `00` instead: the start of
+    /// an empty stored block that the receiver's appended tail completes (section 7.2.3.6), so
+    /// the stream stays aligned for the next message.
+    pub(crate) fn compress_fragment(&mut self, input: &[u8], out: &mut Vec<u8>, last: bool) {
+        let start = out.len();
+        self.sync_flush(input, out);
+        if last {
+            if out[start..].ends_with(&TAIL) {
+                out.truncate(out.len() - TAIL.len());
+            }
+            if out.len() == start {
+                out.push(0x00);
+            }
+            if self.no_context_takeover {
+                self.deflater.reset();
+            }
+        }
+    }
+
+    /// Compresses all of `input` into `out`, ending with a sync flush.
+    fn sync_flush(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let mut rest = input;
+        loop {
+            // Half the input is plenty for typical messages; the loop grows the buffer for
+            // incompressible ones.
+            out.reserve(rest.len() / 2 + 64);
+            let room = out.capacity() - out.len();
+            let Ok(step) = self.deflater.deflate(rest, out, Flush::Sync) else {
+                // zlib-rs reports errors only for misuse, which cannot happen here.
+                debug_assert!(false, "deflate failed");
+                return;
+            };
+            rest = &rest[step.consumed..];
+            // The flush is complete once all input is taken and output room was left over.
+            // No progress at all means a repeated flush with nothing new: also complete.
+            if (rest.is_empty() && step.written < room) || (step.consumed == 0 && step.written == 0)
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Decompresses messages, with a bound on each message's inflated size that holds during
+/// inflation.
+#[derive(Debug)]
+pub(crate) struct Decompressor {
+    inflater: Inflater,
+    no_context_takeover: bool,
+    /// Bytes inflated so far in the current message.
+    produced: usize,
+    /// The peer ended the DEFLATE stream (a block with BFINAL set) in the current message.
+    ended: bool,
+}
+
+impl Decompressor {
+    /// A decompressor for a peer whose window is at most 2^`window_bits` bytes (8..=15). With
+    /// `no_context_takeover` the peer resets its window after each message, and so do we.
+    ///
+    /// The inflater always accepts the full 15-bit window whatever was negotiated: zlib-rs
+    /// allocates 32 KiB for any window size anyway, and zlib checks distances against a smaller
+    /// window only when a reference reaches back across two inflate calls, so a peer's
+    /// overreach would pass or fail depending on how its frames happened to be split. With 15
+    /// bits every valid DEFLATE stream inflates, for any split.
+    pub(crate) fn new(window_bits: u8, no_context_takeover: bool) -> Decompressor {
+        let _ = window_bits;
+        Decompressor {
+            inflater: Inflater::new(15),
+            no_context_takeover,
+            produced: 0,
+            ended: false,
+        }
+    }
+
+    /// Inflates a piece of a compressed message's payload (any split) and appends the output to
+    /// `out`.
+    ///
+    /// The message's inflated size is checked as it grows, in steps of at most [`STEP`] bytes,
+    /// and `out` grows with it (doubling, but never past the limit): inflating stops at
+    /// `max_total + 1` bytes, however much the input would inflate to.
+    ///
+    /// # Errors
+    /// [`InflateError::TooLarge`] once the message passes `max_total` bytes;
+    /// [`InflateError::Corrupt`] for invalid DEFLATE data. Either way the message (and, since
+    /// the window is lost, the connection) cannot go on.
+    pub(crate) fn decompress(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        max_total: usize,
+    ) -> Result<(), InflateError> {
+        let result = self.inflate(input, out, max_total, Flush::None);
+        if result.is_err() {
+            self.abandon();
+        }
+        result
+    }
+
+    /// Ends the current message: inflates the `00 00 ff ff` tail that the sender cut (RFC 7692
+    /// section 7.2.2), which may complete the last bits of output, then checks that the data
+    /// ended on a block boundary and resets the window if context takeover is off.
+    ///
+    /// # Errors
+    /// As [`decompress`](Decompressor::decompress); [`InflateError::Corrupt`] also if the message
+    /// stopped in the middle of a block.
+    pub(crate) fn finish_message(
+        &mut self,
+        out: &mut Vec<u8>,
+        max_total: usize,
+    ) -> Result<(), InflateError> {
+        let result = self
+            .inflate(&TAIL, out, max_total, Flush::Block)
+            .and_then(|()| {
+                // After the tail the decoder must wait for a new block with no bits left over;
+                // otherwise the message stopped mid-block and the next one would be read as its
+                // continuation. A stream ended with BFINAL is complete by definition.
+                if self.ended || self.inflater.at_block_boundary() {
+                    Ok(())
+                } else {
+                    Err(InflateError::Corrupt)
+                }
+            });
+        self.produced = 0;
+        // After a final block the peer starts a new stream, so the window goes in any case.
+        if self.ended || self.no_context_takeover || result.is_err() {
+            self.inflater.reset();
+            self.ended = false;
+        }
+        result
+    }
+
+    /// Forgets a message that failed.
+    fn abandon(&mut self) {
+        self.inflater.reset();
+        self.produced = 0;
+        self.ended = false;
+    }
+
+    fn inflate(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        max_total: usize,
+        flush: Flush,
+    ) -> Result<(), InflateError> {
+        loop {
+            if self.ended {
+                // Bytes after a final block (such as the appended tail) carry nothing.
+                return Ok(());
+            }
+            // One byte past the limit is enough to know that the message is too large.
+            let allowed = max_total.saturating_add(1).saturating_sub(self.produced);
+            let room = allowed.min(STEP);
+            grow(out, room, allowed);
+            let step = self
+                .inflater
+                .inflate(input, out, room, flush)
+                .map_err(|_| InflateError::Corrupt)?;
+            input = &input[step.consumed..];
+            self.produced = self.produced.saturating_add(step.written);
+            if self.produced > max_total {
+                return Err(InflateError::TooLarge);
+            }
+            if step.end {
+                self.ended = true;
+                return Ok(());
+            }
+            if step.written < room {
+                if input.is_empty() {
+                    // All input used and all output flushed.
+                    return Ok(());
+                }
+                if step.consumed == 0 && step.written == 0 {
+                    // Input left but no progress with room to write: zlib cannot go on.
+                    return Err(InflateError::Corrupt);
+                }
+            }
+        }
+    }
+}
+
+/// Ensures `out` has `room` bytes of spare capacity, growing by doubling but never beyond
+/// `allowed` bytes past its length: the output buffer stays within the message limit.
+fn grow(out: &mut Vec<u8>, room: usize, allowed: usize) {
+    let spare = out.capacity() - out.len();
+    if spare >= room {
+        return;
+    }
+    let doubled = out.capacity().saturating_mul(2).saturating_sub(out.len());
+    out.reserve_exact(doubled.max(room).min(allowed.max(room)));
+}
+
+#[cfg(test)]
+#[allow(unsafe_code)] // the counting allocator
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use alloc::vec;
+    use core::alloc::{GlobalAlloc, Layout};
+    use core::cell::Cell;
+    use std::alloc::System;
+
+    // ---- a counting allocator, per thread so that parallel tests do not disturb it ----
+
+    struct Counting;
+
+    std::thread_local! {
+        static HELD: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn count(delta: isize) {
+        let _ = HELD.try_with(|held| {
+            let now = held.get() + delta;
+            held.set(now);
+            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+        });
+    }
+
+    // SAFETY: forwards to the system allocator unchanged; the counters are thread-local cells
+    // with constant initialisers, which never allocate.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            count(layout.size() as isize);
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            count(-(layout.size() as isize));
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            count(layout.size() as isize);
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            count(new_size as isize - layout.size() as isize);
+            // SAFETY: the caller's contract is passed on.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    /// Bytes this thread holds now.
+    fn held() -> isize {
+        HELD.with(Cell::get)
+    }
+
+    /// Restarts peak tracking from the current level; returns the current level.
+    fn reset_peak() -> isize {
+        let now = held();
+        PEAK.with(|p| p.set(now));
+        now
+    }
+
+    fn peak() -> isize {
+        PEAK.with(Cell::get)
+    }
+
+    // ---- helpers ----
+
+    use super::super::backend::tests::sample;
+
+    fn compress(c: &mut Compressor, msg: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        c.compress_message(msg, &mut out);
+        out
+    }
+
+    fn decompress(d: &mut Decompressor, payload: &[u8]) -> Result<Vec<u8>, InflateError> {
+        let mut out = Vec::new();
+        d.decompress(payload, &mut out, usize::MAX)?;
+        d.finish_message(&mut out, usize::MAX)?;
+        Ok(out)
+    }
+
+    /// A stream that inflates to `chunks` MiB of zeros, with context takeover: one MiB
+    /// compressed, then the next MiB compressed against it `chunks - 1` times (every later MiB
+    /// compresses to the same bytes, all matches into a window of zeros).
+    fn zero_bomb(chunks: usize) -> Vec<u8> {
+        let zeros = vec![0u8; 1 << 20];
+        let mut c = Compressor::new(9, 15, false);
+        let mut first = Vec::new();
+        c.compress_fragment(&zeros, &mut first, false);
+        let mut repeat = Vec::new();
+        c.compress_fragment(&zeros, &mut repeat, false);
+        let mut again = Vec::new();
+        c.compress_fragment(&zeros, &mut again, false);
+        assert_eq!(
+            repeat, again,
+            "a MiB of zeros after zeros always compresses the same"
+        );
+        let mut bomb = first;
+        for _ in 1..chunks {
+            bomb.extend_from_slice(&repeat);
+        }
+        bomb
+    }
+
+    // ---- RFC 7692 section 7.2.3 examples ----
+
+    #[test]
+    fn rfc_7_2_3_1_hello_compressed() {
+        let mut c = Compressor::new(6, 15, false);
+        assert_eq!(
+            compress(&mut c, b"Hello"),
+            [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        );
+        let mut d = Decompressor::new(15, false);
+        assert_eq!(
+            decompress(&mut d, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]).unwrap(),
+            b"Hello"
+        );
+    }
+
+    #[test]
+    fn rfc_7_2_3_1_hello_in_two_fragments_decodes() {
+        // The same compressed data split over two frames.
+        let mut d = Decompressor::new(15, false);
+        let mut out = Vec::new();
+        d.decompress(&[0xf2, 0x48, 0xcd], &mut out, 100).unwrap();
+        d.decompress(&[0xc9, 0xc9, 0x07, 0x00], &mut out, 100)
+            .unwrap();
+        d.finish_message(&mut out, 100).unwrap();
+        assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn rfc_7_2_3_2_context_takeover_shrinks_the_second_hello() {
+        let mut c = Compressor::new(6, 15, false);
+        assert_eq!(
+            compress(&mut c, b"Hello"),
+            [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        );
+        assert_eq!(compress(&mut c, b"Hello"), [0xf2, 0x00, 0x11, 0x00, 0x00]);
+        let mut d = Decompressor::new(15, false);
+        for payload in [
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00][..],
+            &[0xf2, 0x00, 0x11, 0x00, 0x00],
+        ] {
+            assert_eq!(decompress(&mut d, payload).unwrap(), b"Hello");
+        }
+        // Without context takeover the second message is compressed afresh.
+        let mut c = Compressor::new(6, 15, true);
+        assert_eq!(compress(&mut c, b"Hello"), compress(&mut c, b"Hello"));
+    }
+
+    #[test]
+    fn rfc_7_2_3_3_stored_block_decodes() {
+        let mut d = Decompressor::new(15, false);
+        let payload = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        assert_eq!(decompress(&mut d, &payload).unwrap(), b"Hello");
+    }
+
+    #[test]
+    fn rfc_7_2_3_4_bfinal_block_decodes_and_restarts_the_stream() {
+        // "Hello" in a fixed block with BFINAL set, then the appended tail is ignored.
+        let payload = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        for no_context_takeover in [false, true] {
+            let mut d = Decompressor::new(15, no_context_takeover);
+            assert_eq!(decompress(&mut d, &payload).unwrap(), b"Hello");
+            // The next message is a new stream.
+            assert_eq!(decompress(&mut d, &payload).unwrap(), b"Hello");
+            let mut c = Compressor::new(6, 15, false);
+            assert_eq!(
+                decompress(&mut d, &compress(&mut c, b"Hello")).unwrap(),
+                b"Hello"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc_7_2_3_5_two_blocks_in_one_message() {
+        // "He" and "llo" in two sync-flushed blocks of one message.
+        let mut c = Compressor::new(6, 15, false);
+        let mut payload = Vec::new();
+        c.compress_fragment(b"He", &mut payload, false);
+        c.compress_fragment(b"llo", &mut payload, true);
+        let mut d = Decompressor::new(15, false);
+        assert_eq!(decompress(&mut d, &payload).unwrap(), b"Hello");
+    }
+
+    #[test]
+    fn rfc_7_2_3_6_empty_message_is_a_single_zero_byte() {
+        for no_context_takeover in [false, true] {
+            let mut c = Compressor::new(6, 15, no_context_takeover);
+            let mut d = Decompressor::new(15, no_context_takeover);
+            // Fresh, and again after a message (when zlib has nothing to flush).
+            for msg in [&b""[..], b"Hello", b"", b""] {
+                let payload = compress(&mut c, msg);
+                if msg.is_empty() {
+                    assert_eq!(payload, [0x00]);
+                }
+                assert_eq!(decompress(&mut d, &payload).unwrap(), msg);
+            }
+        }
+    }
+
+    // ---- round trips ----
+
+    #[test]
+    fn round_trips_for_every_window_and_context_mode() {
+        for bits in 8..=15u8 {
+            for no_context_takeover in [false, true] {
+                let mut c = Compressor::new(6, bits, no_context_takeover);
+                let mut d = Decompressor::new(bits, no_context_takeover);
+                let mut total_in = 0;
+                let mut total_out = 0;
+                for i in 0..12u64 {
+                    let msg = sample(i % 3, [0, 1, 10, 300, 4000, 70_000][i as usize % 6]);
+                    let payload = compress(&mut c, &msg);
+                    total_in += msg.len();
+                    total_out += payload.len();
+                    assert_eq!(decompress(&mut d, &payload).unwrap(), msg, "bits {bits}");
+                }
+                assert!(
+                    total_out < total_in / 2,
+                    "bits {bits}: {total_out} of {total_in}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn context_takeover_compresses_repeats_better() {
+        let msg = sample(5, 2000);
+        let mut with = Compressor::new(6, 15, false);
+        let mut without = Compressor::new(6, 15, true);
+        let _ = compress(&mut with, &msg);
+        let _ = compress(&mut without, &msg);
+        let second_with = compress(&mut with, &msg).len();
+        let second_without = compress(&mut without, &msg).len();
+        assert!(
+            second_with * 10 < second_without,
+            "{second_with} vs {second_without}"
+        );
+    }
+
+    #[test]
+    fn fragment_streaming_round_trip() {
+        for bits in [9u8, 12, 15] {
+            for no_context_takeover in [false, true] {
+                let mut c = Compressor::new(6, bits, no_context_takeover);
+                let mut d = Decompressor::new(bits, no_context_takeover);
+                for round in 0..4u64 {
+                    let msg = sample(round, 50_000);
+                    // Fragments of uneven sizes, including empty ones and an empty last one.
+                    let cuts = [0usize, 0, 7, 1000, 1000, 20_000, 50_000, 50_000];
+                    let mut received = Vec::new();
+                    for (i, w) in cuts.windows(2).enumerate() {
+                        let last = i == cuts.len() - 2;
+                        let mut frame = Vec::new();
+                        c.compress_fragment(&msg[w[0]..w[1]], &mut frame, last);
+                        // Each fragment inflates on arrival: the sync flush makes its data
+                        // available at once.
+                        let before = received.len();
+                        d.decompress(&frame, &mut received, usize::MAX).unwrap();
+                        if !frame.is_empty() && !last {
+                            assert_eq!(received.len(), w[1], "fragment {i} decoded on arrival");
+                        }
+                        let _ = before;
+                    }
+                    d.finish_message(&mut received, usize::MAX).unwrap();
+                    assert_eq!(received, msg);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn last_fragment_after_a_flushed_one_is_the_zero_byte() {
+        let mut c = Compressor::new(6, 15, false);
+        let mut first = Vec::new();
+        c.compress_fragment(b"Hello", &mut first, false);
+        assert!(first.ends_with(&TAIL));
+        let mut last = Vec::new();
+        c.compress_fragment(b"", &mut last, true);
+        assert_eq!(last, [0x00]);
+        let mut d = Decompressor::new(15, false);
+        let mut whole = first;
+        whole.extend_from_slice(&last);
+        assert_eq!(decompress(&mut d, &whole).unwrap(), b"Hello");
+        // The stream stays aligned for the next message.
+        assert_eq!(
+            decompress(&mut d, &compress(&mut c, b"Hello")).unwrap(),
+            b"Hello"
+        );
+    }
+
+    #[test]
+    fn any_split_of_the_payload_decompresses_the_same() {
+        let mut c = Compressor::new(6, 15, false);
+        let first = sample(1, 3000);
+        let second = sample(2, 3000);
+        let p1 = compress(&mut c, &first);
+        let p2 = compress(&mut c, &second);
+        for split in 0..=p2.len() {
+            let mut d = Decompressor::new(15, false);
+            assert_eq!(decompress(&mut d, &p1).unwrap(), first);
+            let mut out = Vec::new();
+            d.decompress(&p2[..split], &mut out, usize::MAX).unwrap();
+            d.decompress(&p2[split..], &mut out, usize::MAX).unwrap();
+            d.finish_message(&mut out, usize::MAX).unwrap();
+            assert_eq!(out, second, "split at {split}");
+        }
+        // Byte by byte.
+        let mut d = Decompressor::new(15, false);
+        assert_eq!(decompress(&mut d, &p1).unwrap(), first);
+        let mut out = Vec::new();
+        for b in &p2 {
+            d.decompress(core::slice::from_ref(b), &mut out, usize::MAX)
+                .unwrap();
+        }
+        d.finish_message(&mut out, usize::MAX).unwrap();
+        assert_eq!(out, second);
+    }
+
+    #[test]
+    fn output_is_appended_to_what_the_buffer_holds() {
+        let mut c = Compressor::new(6, 15, false);
+        let mut out = b"prefix".to_vec();
+        c.compress_message(b"Hello", &mut out);
+        assert_eq!(out, b"prefix\xf2\x48\xcd\xc9\xc9\x07\x00");
+        let mut d = Decompressor::new(15, false);
+        let mut text = b"prefix".to_vec();
+        d.decompress(&out[6..], &mut text, 5).unwrap();
+        d.finish_message(&mut text, 5).unwrap();
+        assert_eq!(text, b"prefixHello");
+    }
+
+    // ---- limits and bad input ----
+
+    #[test]
+    fn exactly_at_the_limit_passes_one_over_fails() {
+        for len in [0usize, 1, 100, STEP - 1, STEP, STEP + 1, 3 * STEP + 5] {
+            let msg = sample(len as u64, len);
+            let mut c = Compressor::new(6, 15, false);
+            let payload = compress(&mut c, &msg);
+            let mut d = Decompressor::new(15, false);
+            let mut out = Vec::new();
+            d.decompress(&payload, &mut out, len).unwrap();
+            d.finish_message(&mut out, len).unwrap();
+            assert_eq!(out, msg);
+            assert!(
+                out.capacity() <= len + 1,
+                "len {len} cap {}",
+                out.capacity()
+            );
+            if len > 0 {
+                let mut d = Decompressor::new(15, false);
+                let mut out = Vec::new();
+                let r = d
+                    .decompress(&payload, &mut out, len - 1)
+                    .and_then(|()| d.finish_message(&mut out, len - 1));
+                assert_eq!(r, Err(InflateError::TooLarge), "len {len}");
+                assert!(out.len() <= len, "stops at limit + 1");
+            }
+        }
+    }
+
+    #[test]
+    fn the_limit_counts_the_whole_message_across_pieces() {
+        let msg = sample(4, 10_000);
+        let mut c = Compressor::new(6, 15, false);
+        let payload = compress(&mut c, &msg);
+        let mut d = Decompressor::new(15, false);
+        let (a, b) = payload.split_at(payload.len() / 2);
+        // Chunked delivery: a fresh buffer per piece, the limit still spans the message.
+        let mut one = Vec::new();
+        let mut two = Vec::new();
+        let r = d
+            .decompress(a, &mut one, 9_999)
+            .and_then(|()| d.decompress(b, &mut two, 9_999))
+            .and_then(|()| d.finish_message(&mut two, 9_999));
+        assert_eq!(r, Err(InflateError::TooLarge));
+    }
+
+    #[test]
+    fn bomb_of_a_gib_stops_at_the_limit_with_bounded_memory() {
+        // 1 GiB of zeros in about 1 MiB of input.
+        let bomb = zero_bomb(1024);
+        assert!(bomb.len() < (1 << 20) + (1 << 16), "{}", bomb.len());
+        let limit = 4 << 20;
+        for piece in [bomb.len(), 1 << 16, 1000] {
+            let mut d = Decompressor::new(15, false);
+            let base = reset_peak();
+            let mut out = Vec::new();
+            let mut result = Ok(());
+            for chunk in bomb.chunks(piece) {
+                result = d.decompress(chunk, &mut out, limit);
+                if result.is_err() {
+                    break;
+                }
+            }
+            assert_eq!(result, Err(InflateError::TooLarge), "piece {piece}");
+            assert_eq!(out.len(), limit + 1, "work stops at limit + 1");
+            assert!(out.capacity() <= limit + 1, "capacity {}", out.capacity());
+            // Everything this thread allocated meanwhile: the output, within the limit, plus
+            // the decompressor (about 50 KiB).
+            let grew = peak() - base;
+            assert!(
+                grew <= (limit + STEP + (64 << 10)) as isize,
+                "peak growth {grew}"
+            );
+            drop(out);
+        }
+        // The same stream is genuine: with no limit it inflates (here, a 4 MiB prefix of it).
+        let mut small = zero_bomb(4);
+        // A message's payload ends without the tail.
+        assert!(small.ends_with(&TAIL));
+        small.truncate(small.len() - TAIL.len());
+        let mut d = Decompressor::new(15, false);
+        let out = decompress(&mut d, &small).unwrap();
+        assert_eq!(out.len(), 4 << 20);
+        assert!(out.iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn bomb_in_the_tail_bits_is_caught_by_finish_message() {
+        // A message whose data is cut right before its end: the limit applies to the output
+        // that the appended tail releases, too.
+        let msg = vec![7u8; 100_000];
+        let mut c = Compressor::new(6, 15, false);
+        let payload = compress(&mut c, &msg);
+        let mut d = Decompressor::new(15, false);
+        let mut out = Vec::new();
+        d.decompress(&payload, &mut out, 99_999).unwrap_or(());
+        let r = d.finish_message(&mut out, 99_999);
+        assert!(out.len() <= 100_000);
+        assert_eq!(
+            r.or(Err(InflateError::TooLarge)),
+            Err(InflateError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn corrupt_data_is_an_error() {
+        for payload in [
+            &[0xff, 0xff, 0xff][..],
+            // A reserved block type.
+            &[0x07],
+            // A stored block whose length check fails.
+            &[0x00, 0x05, 0x00, 0x00, 0x00, b'H'],
+        ] {
+            let mut d = Decompressor::new(15, false);
+            assert_eq!(
+                decompress(&mut d, payload),
+                Err(InflateError::Corrupt),
+                "{payload:?}"
+            );
+        }
+        // A message cut in the middle of a block (the tail does not end it).
+        let mut c = Compressor::new(6, 15, false);
+        let payload = compress(&mut c, &sample(8, 5000));
+        let mut d = Decompressor::new(15, false);
+        assert_eq!(
+            decompress(&mut d, &payload[..payload.len() / 2]),
+            Err(InflateError::Corrupt)
+        );
+    }
+
+    #[test]
+    fn window_overreach_is_judged_the_same_for_any_split() {
+        // The peer agreed to 9 bits but refers 1000 bytes back. zlib would catch that only when
+        // the reference crosses an inflate call, so the decompressor always inflates with the
+        // full window: the verdict cannot depend on how the frames were split.
+        let mut msg = sample(6, 1000);
+        msg.extend_from_within(..);
+        let mut c = Compressor::new(6, 15, false);
+        let payload = compress(&mut c, &msg);
+        for split in [0, 1, payload.len() / 2, payload.len()] {
+            let mut d = Decompressor::new(9, false);
+            let mut out = Vec::new();
+            d.decompress(&payload[..split], &mut out, usize::MAX)
+                .unwrap();
+            d.decompress(&payload[split..], &mut out, usize::MAX)
+                .unwrap();
+            d.finish_message(&mut out, usize::MAX).unwrap();
+            assert_eq!(out, msg, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn fuzzed_payloads_never_panic() {
+        let mut x = 0x1234_5678_u32;
+        let mut c = Compressor::new(6, 15, false);
+        let good = compress(&mut c, &sample(3, 2000));
+        for round in 0..2000 {
+            let mut payload = good.clone();
+            for _ in 0..1 + round % 4 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let at = x as usize % payload.len();
+                payload[at] ^= (x >> 24) as u8 | 1;
+            }
+            let mut d = Decompressor::new(15, round % 2 == 0);
+            let mut out = Vec::new();
+            let _ = d
+                .decompress(&payload, &mut out, 10_000)
+                .and_then(|()| d.finish_message(&mut out, 10_000));
+            assert!(out.len() <= 10_001);
+        }
+    }
+
+    // ---- memory ----
+
+    /// Prints the table in the module docs of `deflate` (run with `--nocapture` to see it) and
+    /// checks it stays in the documented range.
+    #[test]
+    fn memory_table() {
+        for bits in 9..=15u8 {
+            let before = held();
+            let mut c = Compressor::new(6, bits, false);
+            let _ = compress(&mut c, &sample(1, 100_000));
+            let compressor = held() - before;
+            let before = held();
+            let d = Decompressor::new(bits, false);
+            let decompressor = held() - before;
+            std::println!("| {bits} | {} | {} |", compressor, decompressor);
+            drop((c, d));
+            assert!(compressor < 600_000, "{bits}: {compressor}");
+            assert!(decompressor < 70_000, "{bits}: {decompressor}");
+        }
+    }
+}
+/// Speed and ratio by level, behind the choice of the default level:
+/// `cargo test --release --lib level_bench -- --ignored --nocapture`.
+#[cfg(test)]
+mod level_bench {
+    extern crate std;
+    use super::*;
+    #[test]
+    #[ignore = "a benchmark; run in release"]
+    fn levels() {
+        let msgs: Vec<Vec<u8>> = (0..2000u64).map(|i| {
+            let mut m = Vec::new();
+            for j in 0..20u64 { m.extend_from_slice(std::format!("{{\"id\":{},\"user\":\"name{}\",\"score\":{},\"tags\":[\"a{}\",\"b\"],\"ok\":{}}},", i*31+j, (i*7+j)%97, (i*j*13)%1000, j%5, j%2==0).as_bytes()); }
+            m
+        }).collect();
+        let total: usize = msgs.iter().map(Vec::len).sum();
+        for level in [1u8, 2, 3, 4, 5, 6, 7, 9] {
+            for takeover in [false, true] {
+                let mut c = Compressor::new(level, 15, !takeover);
+                let t = std::time::Instant::now();
+                let mut out_total = 0;
+                for _ in 0..5 {
+                    for m in &msgs {
+                        let mut o = Vec::new();
+                        c.compress_message(m, &mut o);
+                        out_total += o.len();
+                    }
+                }
+                let el = t.elapsed();
+                std::println!(
+                    "level {level} takeover {takeover}: ratio {:.3} speed {:.0} MB/s",
+                    out_total as f64 / (5 * total) as f64,
+                    (5 * total) as f64 / el.as_secs_f64() / 1e6
+                );
+            }
+        }
+    }
+}
