@@ -62,3 +62,9 @@ write("utf8", "mixed", b"\x03" + "κόσμε 𝄞 €".encode() + b"\xed\xa0\x80
 write("utf8", "valid", b"\x00" + "hello wörld".encode())
 write("round_trip", "ops", bytes(range(256)) * 2)
 write("connection", "ops", bytes(range(255, -1, -1)) * 2)
+
+# RFC 7692 7.2.3: "Hello" compressed, and with a second message using the shared window.
+write("inflate", "hello", b"\x40" + bytes.fromhex("f248cdc9c90700"))
+write("inflate", "hello-takeover", b"\x41" + bytes.fromhex("f248cdc9c90700") + bytes.fromhex("f200110000"))
+write("inflate", "stored", b"\xff" + bytes.fromhex("0005 00faff") + b"Hello")
+write("inflate", "zeros-bomb", b"\x02" + bytes.fromhex("edc1010d000000c2a0f74f6d0e37a00000000000000000007e0c") )

@@ -488,3 +488,59 @@ pub fn frame_bytes(opcode: OpCode, fin: bool, payload: &[u8], mask: Option<[u8; 
     }
     out
 }
+
+/// Inflate with limits: any bytes, split anywhere, as a compressed message. The output never
+/// passes the limit, and the split does not change the outcome. Then the same bytes as a
+/// compressed message into a server that negotiated permessage-deflate.
+#[cfg(feature = "deflate")]
+pub fn inflate(data: &[u8]) {
+    use crate::deflate::codec::Decompressor;
+    let Some((&knobs, input)) = data.split_first() else {
+        return;
+    };
+    let limit = usize::from(knobs) * 64;
+    let run = |step: usize| {
+        let mut d = Decompressor::new(15, knobs & 1 == 0);
+        let mut out = Vec::new();
+        let mut result = Ok(());
+        for piece in input.chunks(step.max(1)) {
+            result = d.decompress(piece, &mut out, limit);
+            assert!(out.len() <= limit + 1, "inflated past the limit");
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = d.finish_message(&mut out, limit);
+        }
+        assert!(out.len() <= limit + 1, "inflated past the limit");
+        (
+            result.is_ok(),
+            if result.is_ok() { out } else { Vec::new() },
+        )
+    };
+    let whole = run(input.len());
+    assert_eq!(
+        run(usize::from(knobs % 13) + 1),
+        whole,
+        "the split changed the outcome"
+    );
+
+    let params = crate::deflate::DeflateParams::default();
+    let config = small_config(Delivery::Messages).max_message_size(limit as u64);
+    let mut conn = Connection::upgraded_with_deflate(
+        Role::Server,
+        config,
+        Seed([5; 32]),
+        Instant::ZERO,
+        params,
+    );
+    let mut frame = frame_bytes(OpCode::Binary, true, input, Some([1, 2, 3, 4]));
+    frame[0] |= 0x40;
+    if let Some(Error::Protocol(e)) = feed(&mut conn, &frame, usize::from(knobs % 31) + 1) {
+        assert_eq!(
+            check_output_frames(&drain(&mut conn), Role::Server),
+            Some(e.close_code())
+        );
+    }
+}

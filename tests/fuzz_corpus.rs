@@ -47,3 +47,9 @@ corpus_tests!(
     round_trip,
     connection,
 );
+
+#[cfg(feature = "deflate")]
+#[test]
+fn inflate() {
+    run_corpus("inflate", wsproto::fuzzing::inflate);
+}
