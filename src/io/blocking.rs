@@ -10,8 +10,8 @@ use std::time::{Duration, Instant as StdInstant};
 use std::vec::Vec;
 
 use super::{
-    Message, ReadBuffer, Step, adapter_config, apply_answer, eof_error, os_seed, plain_url,
-    queue_message, rejected_error, step,
+    Message, ReadBuffer, Step, apply_answer, eof_error, new_client, new_server, new_upgraded,
+    plain_url, queue_message, rejected_error, step,
 };
 use crate::connection::{Connection, Role, State};
 use crate::error::{Error, SendError};
@@ -135,9 +135,7 @@ impl<S: Transport> WebSocket<S> {
         config: Config,
     ) -> io::Result<(Self, crate::Response)> {
         let epoch = StdInstant::now();
-        let seed = os_seed()?;
-        let conn = Connection::client(adapter_config(config), request, seed, Instant::ZERO)
-            .map_err(send_error)?;
+        let conn = new_client(config, request)?;
         let mut ws = WebSocket {
             stream,
             conn,
@@ -167,7 +165,7 @@ impl<S: Transport> WebSocket<S> {
         answer: impl FnOnce(&Request) -> Answer,
     ) -> io::Result<Self> {
         let epoch = StdInstant::now();
-        let conn = Connection::server(adapter_config(config), Instant::ZERO);
+        let conn = new_server(config);
         let mut ws = WebSocket {
             stream,
             conn,
@@ -202,8 +200,7 @@ impl<S: Transport> WebSocket<S> {
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
     pub fn upgraded(stream: S, role: Role, config: Config) -> io::Result<Self> {
-        let seed = os_seed()?;
-        let conn = Connection::upgraded(role, adapter_config(config), seed, Instant::ZERO);
+        let conn = new_upgraded(role, config)?;
         Ok(WebSocket {
             stream,
             conn,

@@ -30,8 +30,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
 
 use super::{
-    Message, ReadBuffer, Step, adapter_config, apply_answer, eof_error, os_seed, queue_message,
-    rejected_error, step,
+    Message, ReadBuffer, Step, apply_answer, eof_error, new_client, new_server, new_upgraded,
+    queue_message, rejected_error, step,
 };
 use crate::connection::{Connection, Role, State};
 use crate::error::Error;
@@ -186,9 +186,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> WebSocketStream<S, T> {
         timer: T,
     ) -> io::Result<(Self, crate::Response)> {
         let epoch = StdInstant::now();
-        let seed = os_seed()?;
-        let conn = Connection::client(adapter_config(config), request, seed, Instant::ZERO)
-            .map_err(send_error)?;
+        let conn = new_client(config, request)?;
         let mut ws = WebSocketStream::new(stream, conn, epoch, timer);
         loop {
             if let Step::Connected(response) = poll_fn(|cx| ws.poll_step(cx)).await? {
@@ -209,7 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> WebSocketStream<S, T> {
         answer: impl FnOnce(&Request) -> Answer,
     ) -> io::Result<Self> {
         let epoch = StdInstant::now();
-        let conn = Connection::server(adapter_config(config), Instant::ZERO);
+        let conn = new_server(config);
         let mut ws = WebSocketStream::new(stream, conn, epoch, timer);
         let request = loop {
             if let Step::Request(request) = poll_fn(|cx| ws.poll_step(cx)).await? {
@@ -231,8 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> WebSocketStream<S, T> {
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
     pub fn upgraded(stream: S, role: Role, config: Config, timer: T) -> io::Result<Self> {
-        let seed = os_seed()?;
-        let conn = Connection::upgraded(role, adapter_config(config), seed, Instant::ZERO);
+        let conn = new_upgraded(role, config)?;
         Ok(WebSocketStream::new(stream, conn, StdInstant::now(), timer))
     }
 

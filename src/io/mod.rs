@@ -224,8 +224,35 @@ pub(crate) fn eof_error(conn: &mut Connection, now: crate::Instant) -> Error {
 }
 
 /// A fresh seed for a client's masking keys, from the OS.
-pub(crate) fn os_seed() -> io::Result<Seed> {
+fn os_seed() -> io::Result<Seed> {
     Seed::from_os().map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// The core connection an adapter's `client` drives: the adapter's config, a seed from the OS,
+/// and the adapter's clock, which starts at zero.
+pub(crate) fn new_client(config: Config, request: ClientRequest) -> io::Result<Connection> {
+    Connection::client(
+        adapter_config(config),
+        request,
+        os_seed()?,
+        crate::Instant::ZERO,
+    )
+    .map_err(blocking::send_error)
+}
+
+/// The core connection an adapter's `accept` drives.
+pub(crate) fn new_server(config: Config) -> Connection {
+    Connection::server(adapter_config(config), crate::Instant::ZERO)
+}
+
+/// The core connection an adapter's `upgraded` drives.
+pub(crate) fn new_upgraded(role: crate::Role, config: Config) -> io::Result<Connection> {
+    Ok(Connection::upgraded(
+        role,
+        adapter_config(config),
+        os_seed()?,
+        crate::Instant::ZERO,
+    ))
 }
 
 /// Hands the application's [`Answer`] to the core: `Ok(true)` if the connection is now open,

@@ -87,8 +87,8 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::{
-    Answer, Message, ReadBuffer, adapter_config, apply_answer, io_error, os_seed, plain_url,
-    queue_message, rejected_error, send_error,
+    Answer, Message, ReadBuffer, apply_answer, io_error, new_client, new_server, new_upgraded,
+    plain_url, queue_message, rejected_error, send_error,
 };
 use crate::connection::{Connection, Role, State};
 use crate::error::Error;
@@ -414,9 +414,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         config: Config,
     ) -> io::Result<(Self, Response)> {
         let epoch = TokioInstant::now();
-        let seed = os_seed()?;
-        let conn = Connection::client(adapter_config(config), request, seed, Instant::ZERO)
-            .map_err(send_error)?;
+        let conn = new_client(config, request)?;
         let mut inner = Inner::new(stream, conn, epoch);
         loop {
             match poll_fn(|cx| inner.poll_event(cx)).await {
@@ -444,7 +442,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         answer: impl FnOnce(&Request) -> Answer,
     ) -> io::Result<Self> {
         let epoch = TokioInstant::now();
-        let conn = Connection::server(adapter_config(config), Instant::ZERO);
+        let conn = new_server(config);
         let mut inner = Inner::new(stream, conn, epoch);
         let request = loop {
             match poll_fn(|cx| inner.poll_event(cx)).await {
@@ -473,8 +471,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
     pub fn upgraded(stream: S, role: Role, config: Config) -> io::Result<Self> {
-        let seed = os_seed()?;
-        let conn = Connection::upgraded(role, adapter_config(config), seed, Instant::ZERO);
+        let conn = new_upgraded(role, config)?;
         Ok(WebSocketStream {
             inner: Inner::new(stream, conn, TokioInstant::now()),
         })
