@@ -30,9 +30,13 @@ WORK="$(mktemp -d)"
 SERVER_PID=""
 BROWSER_PID=""
 cleanup() {
-    [ -n "$BROWSER_PID" ] && kill "$BROWSER_PID" 2>/dev/null && wait "$BROWSER_PID" 2>/dev/null
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    # Keep the script's status; under `set -e` a failing `wait` on a killed child (143) would
+    # otherwise end the trap, and the script, with that status.
+    local rc=$?
+    [ -n "$BROWSER_PID" ] && { kill "$BROWSER_PID" 2>/dev/null && wait "$BROWSER_PID" 2>/dev/null; } || true
+    [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; } || true
     rm -rf "$WORK"
+    exit "$rc"
 }
 trap cleanup EXIT
 
