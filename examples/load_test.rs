@@ -76,7 +76,10 @@ fn parse_args() -> Args {
     let (size, seconds) = if mode == Mode::Idle {
         (0, rest.get(2).map_or(30, |s| number(s)))
     } else {
-        let size = rest.get(2).map(|s| number(s) as usize).unwrap_or_else(|| usage());
+        let size = rest
+            .get(2)
+            .map(|s| number(s) as usize)
+            .unwrap_or_else(|| usage());
         (size, rest.get(3).map_or(10, |s| number(s)))
     };
     if connections == 0 || rest.len() > 4 {
@@ -140,7 +143,10 @@ async fn run(args: Args) -> io::Result<()> {
     shared.start.wait().await;
     let started = Instant::now();
     if args.mode == Mode::Idle {
-        println!("open {} connections; idle for {} s", args.connections, args.seconds);
+        println!(
+            "open {} connections; idle for {} s",
+            args.connections, args.seconds
+        );
     }
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     shared.stop.store(true, Ordering::Relaxed);
