@@ -54,6 +54,9 @@ use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+// The newest tungstenite (0.30), as tokio-tungstenite 0.30 re-exports it; the crate's own
+// dev-dependency is 0.28.
+use tokio_tungstenite::tungstenite;
 
 use wsproto::handshake::Accept;
 use wsproto::mask::apply_mask;
