@@ -4,7 +4,10 @@
 //! The validator carries at most 3 bytes of an unfinished character between calls and rejects a
 //! byte as soon as no valid continuation could follow it (Autobahn 6.4.x: fail inside a frame
 //! that is still arriving). `core::str::from_utf8` already distinguishes "invalid" from
-//! "truncated" (`error_len() == None`), so the bulk is validated by the standard library.
+//! "truncated" (`error_len() == None`), so short pieces and the last (possibly cut-off)
+//! character are validated by the standard library. The bulk of a longer piece, up to that last
+//! character, goes to `simdutf8` (SIMD; with the `std` feature it picks AVX2 or SSE4.2 at run
+//! time, without it only what the target enables at compile time, else the standard library).
 
 /// Incremental UTF-8 validator state: the bytes of an unfinished trailing character.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,6 +50,14 @@ impl Utf8Validator {
             self.pending_len = 0;
             data = &data[take..];
         }
+        if data.len() >= SIMD_MIN {
+            // Everything before the last character is whole or invalid, never cut off.
+            let cut = last_char_start(data);
+            if simdutf8::basic::from_utf8(&data[..cut]).is_err() {
+                return Err(InvalidUtf8);
+            }
+            data = &data[cut..];
+        }
         match core::str::from_utf8(data) {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_none() => {
@@ -64,6 +75,20 @@ impl Utf8Validator {
     pub fn is_complete(&self) -> bool {
         self.pending_len == 0
     }
+}
+
+/// Below this many bytes `simdutf8` would fall back to the standard library anyway.
+const SIMD_MIN: usize = 64;
+
+/// Where a character cut off at the end of `data` would start: the last byte that is not a
+/// continuation byte among the final three (a cut-off character has at most three bytes), or
+/// `data.len()` if there is none (the final character, if valid, is then whole).
+fn last_char_start(data: &[u8]) -> usize {
+    let from = data.len().saturating_sub(3);
+    data[from..]
+        .iter()
+        .rposition(|&b| b & 0xC0 != 0x80)
+        .map_or(data.len(), |i| from + i)
 }
 
 /// The encoded length announced by a lead byte that `from_utf8` accepted as a truncated prefix.
@@ -129,6 +154,20 @@ mod tests {
             let expected = core::str::from_utf8(&data).is_ok();
             let got = incremental(&data, &cuts);
             prop_assert_eq!(got == Ok(true), expected);
+        }
+
+        #[test]
+        fn long_input_equals_std(text in "\\PC{20,120}", flip in any::<Option<(usize, u8)>>(), mut cuts in proptest::collection::vec(0usize..600, 0..4)) {
+            // Past SIMD_MIN bytes the bulk goes to simdutf8: same verdict as std, split anywhere.
+            let mut data: Vec<u8> = text.into_bytes();
+            if let Some((at, byte)) = flip {
+                let at = at % data.len();
+                data[at] = byte;
+            }
+            cuts.sort_unstable();
+            let expected = core::str::from_utf8(&data).is_ok();
+            prop_assert_eq!(incremental(&data, &cuts) == Ok(true), expected);
+            prop_assert_eq!(incremental(&data, &[]) == Ok(true), expected);
         }
 
         #[test]
