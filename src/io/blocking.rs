@@ -10,8 +10,8 @@ use std::time::{Duration, Instant as StdInstant};
 use std::vec::Vec;
 
 use super::{
-    Message, ReadBuffer, Step, apply_answer, eof_error, new_client, new_server, new_upgraded,
-    plain_url, queue_message, rejected_error, step,
+    MAX_IOSLICES, Message, ReadBuffer, Step, apply_answer, eof_error, new_client, new_server,
+    new_upgraded, output_slices, plain_url, queue_message, rejected_error, step,
 };
 use crate::connection::{Connection, Role, State};
 use crate::error::{Error, SendError};
@@ -289,13 +289,9 @@ impl<S: Transport> WebSocket<S> {
     /// I/O errors from the stream.
     pub fn flush(&mut self) -> io::Result<()> {
         while self.conn.transmit_len() > 0 {
-            let slices: Vec<IoSlice<'_>> = self
-                .conn
-                .transmit_slices()
-                .take(64)
-                .map(IoSlice::new)
-                .collect();
-            let n = self.stream.write_vectored(&slices)?;
+            let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+            let count = output_slices(&self.conn, &mut slices);
+            let n = self.stream.write_vectored(&slices[..count])?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }

@@ -23,15 +23,14 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::io::{self, IoSlice};
 use std::time::Instant as StdInstant;
-use std::vec::Vec;
 
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
 
 use super::{
-    Message, ReadBuffer, Step, apply_answer, eof_error, new_client, new_server, new_upgraded,
-    queue_message, rejected_error, step,
+    MAX_IOSLICES, Message, ReadBuffer, Step, apply_answer, eof_error, new_client, new_server,
+    new_upgraded, output_slices, queue_message, rejected_error, step,
 };
 use crate::connection::{Connection, Role, State};
 use crate::error::Error;
@@ -337,13 +336,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> WebSocketStream<S, T> {
     /// Writes queued output, vectored, until it is all written or the stream is not ready.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.conn.transmit_len() > 0 {
-            let slices: Vec<IoSlice<'_>> = self
-                .conn
-                .transmit_slices()
-                .take(64)
-                .map(IoSlice::new)
-                .collect();
-            match ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices)) {
+            let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+            let count = output_slices(&self.conn, &mut slices);
+            match ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count])) {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Ok(n) => self.conn.advance_transmit(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -110,6 +110,19 @@ pub(crate) fn queue_message(
     }
 }
 
+/// Slices per vectored write: the output queue rarely holds more than a few segments.
+pub(crate) const MAX_IOSLICES: usize = 16;
+
+/// Fills `slots` with the queued output, in order, without allocating; returns how many.
+pub(crate) fn output_slices<'a>(conn: &'a Connection, slots: &mut [io::IoSlice<'a>]) -> usize {
+    let mut count = 0;
+    for (slot, chunk) in slots.iter_mut().zip(conn.transmit_slices()) {
+        *slot = io::IoSlice::new(chunk);
+        count += 1;
+    }
+    count
+}
+
 /// A read buffer: `data[start..end]` holds bytes not yet consumed by the core.
 #[derive(Debug)]
 pub(crate) struct ReadBuffer {

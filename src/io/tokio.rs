@@ -87,8 +87,8 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::{
-    Answer, Message, ReadBuffer, apply_answer, io_error, new_client, new_server, new_upgraded,
-    plain_url, queue_message, rejected_error, send_error,
+    Answer, MAX_IOSLICES, Message, ReadBuffer, apply_answer, io_error, new_client, new_server,
+    new_upgraded, output_slices, plain_url, queue_message, rejected_error, send_error,
 };
 use crate::connection::{Connection, Role, State};
 use crate::error::Error;
@@ -98,9 +98,6 @@ use crate::{CloseCode, Config, Instant};
 
 /// The default [`high_water_mark`](WebSocketStream::set_high_water_mark): 128 KiB.
 pub const DEFAULT_HIGH_WATER_MARK: usize = 128 << 10;
-
-/// The most slices handed to one vectored write.
-const MAX_IOSLICES: usize = 64;
 
 /// What one step of reading produced.
 enum Polled {
@@ -153,11 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     fn poll_write_to(&mut self, cx: &mut Context<'_>, target: usize) -> Poll<io::Result<()>> {
         while self.conn.transmit_len() > target {
             let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
-            let mut count = 0;
-            for (slot, chunk) in slices.iter_mut().zip(self.conn.transmit_slices()) {
-                *slot = IoSlice::new(chunk);
-                count += 1;
-            }
+            let count = output_slices(&self.conn, &mut slices);
             let n = ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
