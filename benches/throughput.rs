@@ -29,8 +29,9 @@
 //! - `wsproto`: the whole stream is one buffer fed through `Connection::recv` in a loop, the
 //!   in-place path: payloads are unmasked and validated in place and lent from the buffer. It
 //!   pays no read copy, which the peers do.
-//! - `wsproto_read_loop`: as its adapters drive it, reading from the same mock into a buffer of
-//!   at most 256 KiB. This is the like-for-like comparison with the peers.
+//! - `wsproto_read_loop`: as its adapters drive it, reading from the same mock into their read
+//!   buffer (`io::ReadBuffer`, up to 256 KiB, or one whole frame if larger) with frames lent
+//!   whole (`Config::whole_frame_limit`). This is the like-for-like comparison with the peers.
 //!
 //! Writes are dropped by the mock (the bytes are counted), except in `echo_100k`, where each
 //! side's output is kept and becomes the other side's input. wsproto's output queue is drained
@@ -59,6 +60,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite;
 
 use wsproto::handshake::Accept;
+use wsproto::io::ReadBuffer;
 use wsproto::mask::apply_mask;
 use wsproto::utf8::Utf8Validator;
 use wsproto::{Config, Connection, Event, Instant, Role, Seed};
@@ -330,34 +332,33 @@ fn bench_receive(c: &mut Criterion, text: bool) {
             })
         });
 
-        // wsproto as its adapters drive it: reads copy from the transport into a buffer of at
-        // most 256 KiB (`wsproto::io::MAX_READ_BUFFER`), `recv` runs until it needs input, the
-        // unconsumed tail moves to the front, and the next read appends. A frame that straddles
-        // two reads is reassembled (copied) by the core, as in the adapters.
-        let mut conn = Connection::upgraded(Role::Server, Config::default(), Seed([1; 32]), now());
+        // wsproto as its adapters drive it: the adapters' config (frames lent whole) and read
+        // buffer (`wsproto::io::ReadBuffer`): reads copy from the transport into it, `recv` runs
+        // until it needs input, and the buffer grows (past `MAX_READ_BUFFER` if a frame needs
+        // it) as reads fill it.
+        let adapter_config = Config::default().whole_frame_limit(Config::default().max_frame_size);
+        let mut conn = Connection::upgraded(Role::Server, adapter_config, Seed([1; 32]), now());
         let mut mock = Mock::cycling(&wire);
-        let mut buf = vec![0u8; wsproto::io::MAX_READ_BUFFER];
-        let (mut start, mut end) = (0, 0);
+        let mut buf = ReadBuffer::new();
         group.bench_function(BenchmarkId::new("wsproto_read_loop", label), |b| {
             b.iter(|| {
                 let (mut got, mut bytes) = (0, 0);
                 while got < count {
-                    let recv = conn.recv(now(), &mut buf[start..end]).expect("recv");
-                    start += recv.consumed;
+                    let recv = conn.recv(now(), buf.filled()).expect("recv");
+                    let consumed = recv.consumed;
                     match recv.event {
                         Some(Event::Message(msg)) => {
                             got += 1;
                             bytes += black_box(msg.payload.as_bytes()).len();
                         }
                         Some(other) => panic!("unexpected {other:?}"),
-                        None if recv.consumed == 0 => {
-                            buf.copy_within(start..end, 0);
-                            end -= start;
-                            start = 0;
-                            end += mock.read_into(&mut buf[end..]);
+                        None if consumed == 0 => {
+                            let n = mock.read_into(buf.spare(conn.input_needed()));
+                            buf.filled_by(n);
                         }
                         None => {}
                     }
+                    buf.consume(consumed);
                 }
                 assert_eq!(bytes, count * size);
             })

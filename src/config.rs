@@ -31,6 +31,7 @@ pub enum Delivery {
 /// | [`max_headers`](Config::max_headers) | 64 |
 /// | [`max_pending_output`](Config::max_pending_output) | 128 MiB |
 /// | [`delivery`](Config::delivery) | whole messages |
+/// | [`whole_frame_limit`](Config::whole_frame_limit) | 0 (off; the I/O adapters use `max_frame_size`) |
 /// | all four timers | off |
 /// | [`deflate`](Config::deflate) (feature `deflate`) | off |
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,17 @@ pub struct Config {
     pub max_pending_output: usize,
     /// Whole messages or streaming chunks.
     pub delivery: Delivery,
+    /// With [`Delivery::Messages`]: an uncompressed single-frame message whose payload is at
+    /// most this many bytes is lent from the input in place, never copied. When only part of it
+    /// has arrived, [`recv`](crate::Connection::recv) leaves the payload unconsumed and
+    /// [`input_needed`](crate::Connection::input_needed) says how many bytes the input must hold;
+    /// the caller grows its buffer as the bytes arrive and calls again.
+    ///
+    /// 0 (the default) turns this off: payload is consumed as it arrives and a message split
+    /// across calls is reassembled in an owned buffer, which suits a fixed-size input buffer.
+    /// The I/O adapters set it to `max_frame_size`. The waiting frame is bounded by
+    /// `max_frame_size` and `max_message_size` like the reassembly buffer it replaces.
+    pub whole_frame_limit: u64,
     /// Send a ping after this long without receiving anything. Off by default.
     pub keepalive_interval: Option<Duration>,
     /// Fail the connection (reported as 1006) if a keepalive ping is not answered in this long.
@@ -84,6 +96,7 @@ impl Default for Config {
             max_headers: 64,
             max_pending_output: 128 << 20,
             delivery: Delivery::Messages,
+            whole_frame_limit: 0,
             keepalive_interval: None,
             pong_timeout: None,
             close_timeout: None,
@@ -128,6 +141,11 @@ impl Config {
     /// Sets [`delivery`](Config::delivery).
     pub fn delivery(mut self, delivery: Delivery) -> Self {
         self.delivery = delivery;
+        self
+    }
+    /// Sets [`whole_frame_limit`](Config::whole_frame_limit).
+    pub fn whole_frame_limit(mut self, bytes: u64) -> Self {
+        self.whole_frame_limit = bytes;
         self
     }
     /// Sets [`keepalive_interval`](Config::keepalive_interval) and [`pong_timeout`](Config::pong_timeout).

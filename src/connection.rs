@@ -101,6 +101,9 @@ struct FrameRx {
     remaining: u64,
     /// Payload bytes already unmasked, i.e. the mask phase.
     offset: usize,
+    /// While a whole frame is awaited ([`Config::whole_frame_limit`]): payload bytes at the
+    /// front of the input already unmasked and validated but left unconsumed.
+    lent: usize,
 }
 
 #[derive(Debug)]
@@ -224,6 +227,8 @@ pub struct Connection {
     close_sent: Option<CloseFrame>,
     /// Set when a timer or the transport asks for the transport to be closed now.
     transport_close: bool,
+    /// Payload bytes the last `recv` waited for in one piece ([`Config::whole_frame_limit`]).
+    input_needed: usize,
     /// permessage-deflate, once negotiated.
     #[cfg(feature = "deflate")]
     deflate: Option<Deflate>,
@@ -335,6 +340,7 @@ impl Connection {
             close_received: None,
             close_sent: None,
             transport_close: false,
+            input_needed: 0,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
@@ -461,6 +467,19 @@ impl Connection {
         self.sending.is_some()
     }
 
+    /// How many bytes the input of the next [`recv`](Connection::recv) must hold, counted from
+    /// its first unconsumed byte, for that call to make progress; 0 when any new byte does.
+    ///
+    /// Nonzero only with [`Config::whole_frame_limit`]: the last `recv` stopped at a whole-message
+    /// frame whose payload had not all arrived, and left it in the input so it can be lent in
+    /// place. A caller whose buffer is smaller grows it (to at most `whole_frame_limit`, which
+    /// the frame's header already passed) and reads on. As always, the unconsumed bytes go back
+    /// to `recv` as they are (the part that arrived was already unmasked and validated in
+    /// place), with new bytes appended.
+    pub fn input_needed(&self) -> usize {
+        self.input_needed
+    }
+
     // ---- inputs ----
 
     /// Feeds bytes received from the transport.
@@ -488,6 +507,7 @@ impl Connection {
             Phase::AwaitingAccept => return Err(Error::AwaitingAccept),
             _ => {}
         }
+        self.input_needed = 0;
         if !input.is_empty() {
             self.last_received = now;
         }
@@ -924,11 +944,24 @@ impl Connection {
                 n
             };
             let (chunk, tail) = core::mem::take(&mut rest).split_at_mut(n);
+            // Bytes a previous call unmasked and validated but left in the input.
+            let lent = frame.lent.min(n);
+            if let Some(key) = frame.header.mask {
+                apply_mask(&mut chunk[lent..], key, frame.offset + lent);
+            }
+            if (n as u64) < frame.remaining && frame.offset == 0 && self.lends_whole(frame) {
+                // Part of a whole-message frame: leave it in the input, to be lent in place
+                // once complete, but check its text now so bad UTF-8 still fails fast.
+                self.check_text(&chunk[lent..], false)?;
+                self.reader.frame = Some(FrameRx { lent: n, ..frame });
+                self.input_needed = usize::try_from(frame.remaining).unwrap_or(usize::MAX);
+                return Ok(Recv {
+                    consumed,
+                    event: None,
+                });
+            }
             rest = tail;
             let consumed = consumed + n;
-            if let Some(key) = frame.header.mask {
-                apply_mask(chunk, key, frame.offset);
-            }
             let remaining = frame.remaining - n as u64;
             let frame_done = remaining == 0;
             self.reader.frame = if frame_done {
@@ -937,6 +970,7 @@ impl Connection {
                 Some(FrameRx {
                     remaining,
                     offset: frame.offset + n,
+                    lent: 0,
                     ..frame
                 })
             };
@@ -957,7 +991,8 @@ impl Connection {
                 continue;
             }
             let whole_frame = frame.offset == 0 && frame_done;
-            if let Some(event) = self.on_data(chunk, frame.header.fin && frame_done, whole_frame)? {
+            let message_done = frame.header.fin && frame_done;
+            if let Some(event) = self.on_data(chunk, lent, message_done, whole_frame)? {
                 return Ok(Recv {
                     consumed,
                     event: Some(event),
@@ -970,6 +1005,17 @@ impl Connection {
                 });
             }
         }
+    }
+
+    /// Whether `frame` (whose payload has not started) is a whole message to be lent in place
+    /// once all of it is in the input ([`Config::whole_frame_limit`]).
+    fn lends_whole(&self, frame: FrameRx) -> bool {
+        let header = frame.header;
+        self.config.delivery == Delivery::Messages
+            && header.fin
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            && header.rsv & frame::RSV1 == 0
+            && header.len <= self.config.whole_frame_limit
     }
 
     /// Consumes header bytes; sets `reader.frame` once the header is complete.
@@ -1063,32 +1109,28 @@ impl Connection {
             header,
             remaining: header.len,
             offset: 0,
+            lent: 0,
         });
         Ok(())
     }
 
     /// Handles a piece of data payload (already unmasked); returns an event if one is due.
+    /// `validated` bytes at its front were already checked (a whole frame that was awaited).
     fn on_data<'a>(
         &mut self,
         chunk: &'a mut [u8],
+        validated: usize,
         message_done: bool,
         whole_frame: bool,
     ) -> Result<Option<Event<'a>>, ProtocolError> {
+        #[cfg(feature = "deflate")]
+        if self.reader.message.as_ref().is_some_and(|m| m.compressed) {
+            return self.on_compressed_data(chunk, message_done);
+        }
+        self.check_text(chunk.get(validated..).unwrap_or_default(), message_done)?;
         let Some(msg) = self.reader.message.as_mut() else {
             return Ok(None);
         };
-        #[cfg(feature = "deflate")]
-        if msg.compressed {
-            return self.on_compressed_data(chunk, message_done);
-        }
-        if msg.kind == DataKind::Text {
-            msg.utf8
-                .feed(chunk)
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-            if message_done && !msg.utf8.is_complete() {
-                return Err(ProtocolError::InvalidUtf8);
-            }
-        }
         let kind = msg.kind;
         let chunk: &'a [u8] = chunk;
         match self.config.delivery {
@@ -1129,6 +1171,22 @@ impl Connection {
                 })))
             }
         }
+    }
+
+    /// Validates the next piece of an uncompressed text message as UTF-8; at its end, checks
+    /// that no character was left incomplete.
+    fn check_text(&mut self, piece: &[u8], message_done: bool) -> Result<(), ProtocolError> {
+        if let Some(msg) = self.reader.message.as_mut()
+            && msg.kind == DataKind::Text
+        {
+            msg.utf8
+                .feed(piece)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            if message_done && !msg.utf8.is_complete() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+        }
+        Ok(())
     }
 
     /// Inflates a piece of a compressed message's payload as it arrives; the inflated size is

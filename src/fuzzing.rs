@@ -90,8 +90,13 @@ fn small_config(delivery: Delivery) -> Config {
 }
 
 /// Feeds `input` to `conn` in reads of `step` bytes, checking the invariants of each call.
-/// Returns the error that ended the stream, if any.
-fn feed(conn: &mut Connection, input: &[u8], step: usize) -> Option<Error> {
+/// Returns the error that ended the stream, if any; whole messages go to `messages`.
+fn feed(
+    conn: &mut Connection,
+    input: &[u8],
+    step: usize,
+    messages: &mut Vec<(DataKind, Vec<u8>)>,
+) -> Option<Error> {
     let mut buf = Vec::new();
     let mut pending = input;
     loop {
@@ -104,6 +109,14 @@ fn feed(conn: &mut Connection, input: &[u8], step: usize) -> Option<Error> {
                 Ok(recv) => {
                     assert!(recv.consumed <= len, "consumed more than the input");
                     let progress = recv.consumed > 0 || recv.event.is_some();
+                    let needed = conn.input_needed();
+                    if needed > 0 {
+                        assert!(recv.event.is_none() && needed > len - recv.consumed);
+                        assert!(needed as u64 <= conn.config().whole_frame_limit);
+                    }
+                    if let Some(Event::Message(m)) = &recv.event {
+                        messages.push((m.kind, m.payload.as_bytes().to_vec()));
+                    }
                     if let Some(Event::Request(_)) = recv.event {
                         let consumed = recv.consumed;
                         buf.drain(..consumed);
@@ -174,10 +187,16 @@ fn drain(conn: &mut Connection) -> Vec<u8> {
 
 fn open_stream(data: &[u8], role: Role) {
     let (step, input) = reads(data);
-    for delivery in [Delivery::Messages, Delivery::Chunks] {
-        let mut conn =
-            Connection::upgraded(role, small_config(delivery), Seed([1; 32]), Instant::ZERO);
-        let error = feed(&mut conn, input, step);
+    let mut outcomes = Vec::new();
+    let whole_frames = small_config(Delivery::Messages).whole_frame_limit(1 << 12);
+    for config in [
+        small_config(Delivery::Messages),
+        whole_frames,
+        small_config(Delivery::Chunks),
+    ] {
+        let mut conn = Connection::upgraded(role, config, Seed([1; 32]), Instant::ZERO);
+        let mut messages = Vec::new();
+        let error = feed(&mut conn, input, step, &mut messages);
         let close = check_output_frames(&drain(&mut conn), role);
         if let Some(Error::Protocol(e)) = &error {
             assert_eq!(
@@ -186,7 +205,14 @@ fn open_stream(data: &[u8], role: Role) {
                 "the close frame carries the error's code"
             );
         }
+        outcomes.push((messages, error.map(|e| e.close_code())));
     }
+    // Lending whole frames changes how input is consumed, never what is delivered or which
+    // error ends the stream (its text is still validated as it arrives).
+    assert_eq!(
+        outcomes[0], outcomes[1],
+        "whole-frame lending changed the events"
+    );
 }
 
 /// Arbitrary bytes, at arbitrary split points, into an open server.
@@ -206,7 +232,7 @@ pub fn handshake_request(data: &[u8]) {
         Config::default().max_handshake_size(4096).max_headers(32),
         Instant::ZERO,
     );
-    let error = feed(&mut conn, input, step);
+    let error = feed(&mut conn, input, step, &mut Vec::new());
     let out = drain(&mut conn);
     if let Some(Error::Handshake(e)) = error {
         let status = e.status();
@@ -232,7 +258,7 @@ pub fn handshake_response(data: &[u8]) {
         panic!("a valid request was refused")
     };
     drain(&mut conn);
-    if let Some(Error::Handshake(e)) = feed(&mut conn, input, step) {
+    if let Some(Error::Handshake(e)) = feed(&mut conn, input, step, &mut Vec::new()) {
         let _ = e.status();
     }
 }
@@ -360,7 +386,8 @@ pub fn round_trip(data: &[u8]) {
     let config = Config::default().max_pending_output(1 << 20);
     let mut client = Side::new(Connection::upgraded(
         Role::Client,
-        config.clone(),
+        // One side lends whole frames in place, the other reassembles them.
+        config.clone().whole_frame_limit(1 << 20),
         Seed([3; 32]),
         Instant::ZERO,
     ));
@@ -537,7 +564,12 @@ pub fn inflate(data: &[u8]) {
     );
     let mut frame = frame_bytes(OpCode::Binary, true, input, Some([1, 2, 3, 4]));
     frame[0] |= 0x40;
-    if let Some(Error::Protocol(e)) = feed(&mut conn, &frame, usize::from(knobs % 31) + 1) {
+    if let Some(Error::Protocol(e)) = feed(
+        &mut conn,
+        &frame,
+        usize::from(knobs % 31) + 1,
+        &mut Vec::new(),
+    ) {
         assert_eq!(
             check_output_frames(&drain(&mut conn), Role::Server),
             Some(e.close_code())

@@ -311,7 +311,9 @@ impl<S: Transport> WebSocket<S> {
             (at - self.now()).max(Duration::from_millis(1))
         });
         self.stream.set_read_timeout(timeout)?;
-        let result = self.stream.read(self.buf.spare());
+        // After a large message, go back to a small buffer before waiting.
+        self.buf.shrink_if_empty();
+        let result = self.stream.read(self.buf.spare(self.conn.input_needed()));
         match result {
             Ok(0) => {
                 let now = self.now();

@@ -400,7 +400,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> WebSocketStream<S, T> {
         } else {
             self.sleep = None;
         }
-        match ready!(Pin::new(&mut self.stream).poll_read(cx, self.buf.spare())) {
+        let needed = self.conn.input_needed();
+        let read = Pin::new(&mut self.stream).poll_read(cx, self.buf.spare(needed));
+        let Poll::Ready(read) = read else {
+            // An idle connection keeps no read buffer.
+            self.buf.release_if_empty();
+            return Poll::Pending;
+        };
+        match read {
             Ok(0) => {
                 let now = self.now();
                 self.ending = Some(eof_error(&mut self.conn, now));

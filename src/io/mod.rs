@@ -92,6 +92,10 @@ pub(crate) fn adapter_config(mut config: Config) -> Config {
         .handshake_timeout
         .get_or_insert(DEFAULT_HANDSHAKE_TIMEOUT);
     config.close_timeout.get_or_insert(DEFAULT_CLOSE_TIMEOUT);
+    // Lend whole frames from the read buffer rather than copying them in pieces.
+    if config.whole_frame_limit == 0 {
+        config.whole_frame_limit = config.max_frame_size;
+    }
     config
 }
 
@@ -123,56 +127,113 @@ pub(crate) fn output_slices<'a>(conn: &'a Connection, slots: &mut [io::IoSlice<'
     count
 }
 
-/// A read buffer: `data[start..end]` holds bytes not yet consumed by the core.
-#[derive(Debug)]
-pub(crate) struct ReadBuffer {
+/// The read buffer the adapters use, public for custom transports that drive the core
+/// themselves.
+///
+/// `data[start..end]` holds bytes the core has not consumed yet. It starts at
+/// [`DEFAULT_READ_BUFFER`], doubles while reads fill it (up to [`MAX_READ_BUFFER`], or past
+/// it up to what [`Connection::input_needed`] asks for, so a large frame is lent in place). It is
+/// freed by [`release_if_empty`](ReadBuffer::release_if_empty) (the async adapters call it
+/// before waiting, so an idle connection holds none) or
+/// [`shrink_if_empty`](ReadBuffer::shrink_if_empty) (the blocking adapter, after a large
+/// message). It grows only as bytes arrive: a frame's declared length is never allocated up
+/// front.
+///
+/// ```
+/// # use wsproto::io::ReadBuffer;
+/// # use wsproto::{Config, Connection, Instant, Role, Seed};
+/// let mut conn = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), Instant::ZERO);
+/// let mut buf = ReadBuffer::new();
+/// let wire = [0x81, 0x02, b'h', b'i']; // an unmasked text frame from the server
+/// let spare = buf.spare(conn.input_needed());
+/// spare[..wire.len()].copy_from_slice(&wire); // a transport read
+/// buf.filled_by(wire.len());
+/// let recv = conn.recv(Instant::ZERO, buf.filled()).unwrap();
+/// let consumed = recv.consumed;
+/// assert!(recv.event.is_some());
+/// buf.consume(consumed);
+/// assert!(buf.is_empty());
+/// ```
+#[derive(Debug, Default)]
+pub struct ReadBuffer {
     data: Vec<u8>,
     start: usize,
     end: usize,
     /// The last read filled all the space it was given: more is probably waiting.
     grow: bool,
+    /// The length of the space the last [`spare`](ReadBuffer::spare) offered.
+    offered: usize,
 }
 
 impl ReadBuffer {
-    pub(crate) fn new() -> Self {
-        ReadBuffer {
-            data: Vec::new(),
-            start: 0,
-            end: 0,
-            grow: false,
-        }
+    /// An empty buffer; nothing is allocated until the first [`spare`](ReadBuffer::spare).
+    pub fn new() -> Self {
+        ReadBuffer::default()
     }
 
-    /// The unconsumed bytes.
-    pub(crate) fn filled(&mut self) -> &mut [u8] {
+    /// The unconsumed bytes: pass them to [`Connection::recv`].
+    pub fn filled(&mut self) -> &mut [u8] {
         &mut self.data[self.start..self.end]
     }
 
-    pub(crate) fn consume(&mut self, n: usize) {
+    /// Whether every byte read has been consumed.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The bytes allocated (for memory accounting).
+    pub fn capacity(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Marks the first `n` unconsumed bytes as used (`Recv::consumed`).
+    pub fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.end);
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            // Shrink after a large message so idle connections stay small.
-            if self.data.len() > DEFAULT_READ_BUFFER {
-                self.data = Vec::new();
-            }
         }
     }
 
-    /// Space to read into, after moving unconsumed bytes to the front. The buffer starts
-    /// small and doubles (up to [`MAX_READ_BUFFER`]) when a read filled it completely.
-    pub(crate) fn spare(&mut self) -> &mut [u8] {
-        if self.start > 0 {
+    /// Frees the buffer if it holds no unconsumed bytes: call it before waiting for the
+    /// transport, so an idle connection holds no read buffer at all.
+    pub fn release_if_empty(&mut self) {
+        if self.start == self.end {
+            *self = ReadBuffer::new();
+        }
+    }
+
+    /// Frees the buffer if it holds no unconsumed bytes and grew past [`DEFAULT_READ_BUFFER`]:
+    /// for a caller that cannot tell when it will wait, after each message.
+    pub fn shrink_if_empty(&mut self) {
+        if self.data.len() > DEFAULT_READ_BUFFER {
+            self.release_if_empty();
+        }
+    }
+
+    /// Space to read into. `needed` is [`Connection::input_needed`]: when the unconsumed bytes
+    /// are the start of a frame of that many bytes, the buffer may grow past
+    /// [`MAX_READ_BUFFER`] to hold it whole, and the space offered ends a little past the
+    /// frame's end, so the next frame does not straddle the buffer's end and get moved.
+    ///
+    /// Unconsumed bytes move to the front only when the space behind them is less than half
+    /// the buffer or than what is awaited.
+    pub fn spare(&mut self, needed: usize) -> &mut [u8] {
+        let pending = self.end - self.start;
+        let room_behind = self.data.len() - self.end;
+        let awaited = needed.saturating_sub(pending);
+        if self.start > 0 && (room_behind < awaited || room_behind < self.data.len() / 2) {
             self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+            self.end = pending;
             self.start = 0;
         }
+        let cap = MAX_READ_BUFFER.max(needed);
         let want = if self.data.is_empty() {
             DEFAULT_READ_BUFFER
         } else if self.grow || self.end == self.data.len() {
+            // Doubling as reads fill it, so memory follows the bytes that actually arrived.
             (self.data.len() * 2)
-                .min(MAX_READ_BUFFER)
+                .min(cap)
                 .max(self.end + DEFAULT_READ_BUFFER)
         } else {
             self.data.len()
@@ -180,12 +241,21 @@ impl ReadBuffer {
         if want > self.data.len() {
             self.data.resize(want, 0);
         }
-        &mut self.data[self.end..]
+        let limit = if awaited > 0 {
+            self.end
+                .saturating_add(awaited)
+                .saturating_add(DEFAULT_READ_BUFFER)
+        } else {
+            usize::MAX
+        };
+        let stop = self.data.len().min(limit);
+        self.offered = stop - self.end;
+        &mut self.data[self.end..stop]
     }
 
     /// Records that a read put `n` bytes into [`spare`](ReadBuffer::spare).
-    pub(crate) fn filled_by(&mut self, n: usize) {
-        self.grow = self.end + n == self.data.len();
+    pub fn filled_by(&mut self, n: usize) {
+        self.grow = n > 0 && n == self.offered;
         self.end = (self.end + n).min(self.data.len());
     }
 }

@@ -278,9 +278,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             if consumed > 0 {
                 continue;
             }
-            let mut read = ReadBuf::new(self.buf.spare());
+            let needed = self.conn.input_needed();
+            let mut read = ReadBuf::new(self.buf.spare(needed));
             match Pin::new(&mut self.stream).poll_read(cx, &mut read) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    // An idle connection keeps no read buffer.
+                    self.buf.release_if_empty();
+                    return Poll::Pending;
+                }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
                     self.done = true;
