@@ -61,7 +61,7 @@ use tokio_tungstenite::tungstenite;
 
 use wsproto::handshake::Accept;
 use wsproto::io::ReadBuffer;
-use wsproto::mask::apply_mask;
+use wsproto::mask::{apply_mask, apply_mask_baseline};
 use wsproto::utf8::Utf8Validator;
 use wsproto::{Config, Connection, Event, Instant, Role, Seed};
 
@@ -698,6 +698,26 @@ fn echo(c: &mut Criterion) {
 // ---- primitives ----
 
 fn primitives(c: &mut Criterion) {
+    // Masking in L1/L2-sized pieces, where the vector width rather than memory bandwidth
+    // decides: the run-time AVX2 choice against the baseline SSE2 loop.
+    let mut group = c.benchmark_group("primitives_16KiB");
+    group.throughput(Throughput::Bytes(16 << 10));
+    let mut small = binary_payload(16 << 10);
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    group.bench_function("wsproto_apply_mask", |b| {
+        b.iter(|| apply_mask(black_box(&mut small), key, 0))
+    });
+    group.bench_function("wsproto_apply_mask_baseline", |b| {
+        b.iter(|| apply_mask_baseline(black_box(&mut small), key, 0))
+    });
+    group.bench_function("wsproto_apply_mask_offset_1", |b| {
+        b.iter(|| apply_mask(black_box(&mut small[1..]), key, 1))
+    });
+    group.bench_function("wsproto_apply_mask_baseline_offset_1", |b| {
+        b.iter(|| apply_mask_baseline(black_box(&mut small[1..]), key, 1))
+    });
+    group.finish();
+
     const LEN: usize = 1 << 20;
     let mut group = c.benchmark_group("primitives_1MiB");
     group.throughput(Throughput::Bytes(LEN as u64));
@@ -705,7 +725,6 @@ fn primitives(c: &mut Criterion) {
     let ascii = text_payload(LEN);
     let multibyte = multibyte_text(LEN);
     let mut dst = vec![0u8; LEN];
-    let key = [0x37, 0xfa, 0x21, 0x3d];
 
     group.bench_function("memcpy", |b| {
         b.iter(|| dst.copy_from_slice(black_box(&binary)))
@@ -715,6 +734,9 @@ fn primitives(c: &mut Criterion) {
     });
     group.bench_function("wsproto_apply_mask_offset_1", |b| {
         b.iter(|| apply_mask(black_box(&mut dst[1..]), key, 1))
+    });
+    group.bench_function("wsproto_apply_mask_baseline", |b| {
+        b.iter(|| apply_mask_baseline(black_box(&mut dst), key, 0))
     });
     group.bench_function("fastwebsockets_unmask", |b| {
         b.iter(|| fastwebsockets::unmask(black_box(&mut dst), key))

@@ -40,7 +40,8 @@ pub fn frame_header(data: &[u8]) {
     }
 }
 
-/// Masking at any offset equals the byte-at-a-time definition.
+/// Masking at any offset, on the run-time-chosen and the baseline loop, equals the
+/// byte-at-a-time definition.
 pub fn mask(data: &[u8]) {
     let Some((head, payload)) = data.split_first_chunk::<5>() else {
         return;
@@ -52,6 +53,9 @@ pub fn mask(data: &[u8]) {
     apply_mask(&mut fast, key, offset);
     apply_mask_naive(&mut slow, key, offset);
     assert_eq!(fast, slow);
+    let mut baseline = payload.to_vec();
+    crate::mask::apply_mask_baseline(&mut baseline, key, offset);
+    assert_eq!(baseline, slow, "the baseline (non-AVX2) loop differs");
 }
 
 /// The incremental UTF-8 validator, fed in pieces, agrees with `core::str::from_utf8`.

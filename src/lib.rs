@@ -1,7 +1,7 @@
 #![no_std]
-// The only `unsafe` is the deflate backend's, in one module (`deflate::backend`).
-#![cfg_attr(not(feature = "deflate"), forbid(unsafe_code))]
-#![cfg_attr(feature = "deflate", deny(unsafe_code))]
+// `unsafe` is allowed in two modules only: the deflate backend (`deflate::backend`) and the
+// run-time AVX2 choice for masking (`mask::wide`), one call with its CPU check.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 //! # wsproto: a sans-IO WebSocket core
 //!

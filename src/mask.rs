@@ -1,7 +1,14 @@
 //! Masking (RFC 6455 section 5.3): XOR with a 4-byte key, resumable at any offset.
 //!
-//! The key is widened to a machine word so the loop works 8 bytes at a time; the compiler
-//! vectorises it further. No unsafe: `chunks_exact_mut` gives aligned-enough 8-byte slices.
+//! The key is widened to a machine word so the loop works 8 bytes at a time, and the compiler
+//! vectorises it: 16 bytes per instruction on baseline x86-64 (SSE2). With `std` on x86-64, the
+//! same safe loop is also compiled with AVX2 enabled and chosen at run time when the CPU has it
+//! (32 bytes per instruction): the only `unsafe` here is that one call, in [`wide`], and the
+//! tests compare both versions with the byte-at-a-time definition.
+
+/// Below this many bytes the run-time dispatch costs more than the wider loop saves.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+const WIDE_MIN: usize = 128;
 
 /// XORs `buf` with `key`, as if `buf` started `offset` bytes into the masked payload.
 ///
@@ -14,12 +21,72 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let wide = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if head.len() >= WIDE_MIN {
+        wide::xor_words(head, wide);
+    } else {
+        xor_words(head, wide);
+    }
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    xor_words(head, wide);
+    // `head` has a multiple of 8 bytes, so the key phase of `tail` starts at 0 again.
+    for (byte, k) in tail.iter_mut().zip(key.iter().cycle()) {
+        *byte ^= k;
+    }
+}
+
+/// XORs every 8-byte word of `head` (a multiple of 8 bytes long) with `wide`. Safe code that
+/// the compiler vectorises to whatever width the enclosing function's target features allow.
+#[inline(always)]
+fn xor_words(head: &mut [u8], wide: u64) {
     for chunk in head.chunks_exact_mut(8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         chunk.copy_from_slice(&(u64::from_ne_bytes(word) ^ wide).to_ne_bytes());
     }
-    // `head` has a multiple of 8 bytes, so the key phase of `tail` starts at 0 again.
+}
+
+/// The word loop compiled for AVX2, chosen at run time.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[allow(unsafe_code)]
+mod wide {
+    /// [`super::xor_words`] with AVX2 enabled: the same safe loop, widened by the compiler.
+    #[target_feature(enable = "avx2")]
+    unsafe fn xor_words_avx2(head: &mut [u8], wide: u64) {
+        super::xor_words(head, wide);
+    }
+
+    /// [`super::xor_words`], 32 bytes per instruction when the CPU has AVX2.
+    #[inline]
+    pub(super) fn xor_words(head: &mut [u8], wide: u64) {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: `xor_words_avx2` needs only AVX2, which the CPU was just checked to
+            // support; its body is safe code with no other requirement.
+            unsafe { xor_words_avx2(head, wide) }
+        } else {
+            super::xor_words(head, wide);
+        }
+    }
+
+    /// The baseline (SSE2) loop, for the tests and the benchmark to compare against.
+    pub(super) fn xor_words_baseline(head: &mut [u8], wide: u64) {
+        super::xor_words(head, wide);
+    }
+}
+
+/// [`apply_mask`] forced onto the baseline loop (no run-time AVX2 choice): the tests and the
+/// `mask` fuzz target check both against the naive loop, and the benchmark compares them.
+pub fn apply_mask_baseline(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    let mut key = key;
+    key.rotate_left(offset % 4);
+    let (head, tail) = buf.split_at_mut(buf.len() - buf.len() % 8);
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    wide::xor_words_baseline(head, wide);
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    xor_words(head, wide);
     for (byte, k) in tail.iter_mut().zip(key.iter().cycle()) {
         *byte ^= k;
     }
@@ -49,12 +116,15 @@ mod tests {
 
     proptest! {
         #[test]
-        fn equals_naive_at_any_offset(data in proptest::collection::vec(any::<u8>(), 0..300), key: [u8; 4], offset in 0usize..16) {
+        fn equals_naive_at_any_offset(data in proptest::collection::vec(any::<u8>(), 0..1200), key: [u8; 4], offset in 0usize..16) {
             let mut fast = data.clone();
             let mut slow = data.clone();
             apply_mask(&mut fast, key, offset);
             apply_mask_naive(&mut slow, key, offset);
-            prop_assert_eq!(fast, slow);
+            prop_assert_eq!(&fast, &slow);
+            let mut baseline = data.clone();
+            apply_mask_baseline(&mut baseline, key, offset);
+            prop_assert_eq!(&baseline, &slow);
         }
 
         #[test]
