@@ -256,7 +256,8 @@ impl<S: Transport> WebSocket<S> {
     /// # Errors
     /// The send error (`NotConnected` after close) or an I/O error.
     pub fn send(&mut self, message: Message) -> io::Result<()> {
-        let now = self.now();
+        let epoch = self.epoch;
+        let now = || Instant::from_duration(epoch.elapsed());
         queue_message(&mut self.conn, now, message).map_err(send_error)?;
         self.flush()
     }

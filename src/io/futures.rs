@@ -21,6 +21,7 @@ use core::fmt;
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
+use std::boxed::Box;
 use std::io::{self, IoSlice};
 use std::time::Instant as StdInstant;
 
@@ -131,7 +132,8 @@ pub async fn connect(
 /// clean close; an error is yielded once, then the stream ends.
 pub struct WebSocketStream<S, T: Timer> {
     stream: S,
-    conn: Connection,
+    /// Boxed so the stream and the futures that hold it stay small.
+    conn: Box<Connection>,
     buf: ReadBuffer,
     epoch: StdInstant,
     timer: T,
@@ -163,7 +165,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> WebSocketStream<S, T> {
     fn new(stream: S, conn: Connection, epoch: StdInstant, timer: T) -> Self {
         WebSocketStream {
             stream,
-            conn,
+            conn: Box::new(conn),
             buf: ReadBuffer::new(),
             epoch,
             timer,
@@ -284,7 +286,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> WebSocketStream<S, T> {
     /// # Errors
     /// The send error (`NotConnected` after close) or an I/O error.
     pub async fn send(&mut self, message: Message) -> io::Result<()> {
-        let now = self.now();
+        let epoch = self.epoch;
+        let now = || Instant::from_duration(epoch.elapsed());
         queue_message(&mut self.conn, now, message).map_err(send_error)?;
         self.flush().await
     }
@@ -464,7 +467,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> Sink<Message> for WebSocketStr
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> io::Result<()> {
         let this = self.get_mut();
-        let now = this.now();
+        let epoch = this.epoch;
+        let now = || Instant::from_duration(epoch.elapsed());
         queue_message(&mut this.conn, now, item).map_err(send_error)
     }
 

@@ -99,10 +99,10 @@ pub(crate) fn adapter_config(mut config: Config) -> Config {
     config
 }
 
-/// Queues `msg` on `conn`. `now` is needed for close.
+/// Queues `msg` on `conn`. The clock is read only for a close, the one send that arms a timer.
 pub(crate) fn queue_message(
     conn: &mut Connection,
-    now: crate::Instant,
+    now: impl FnOnce() -> crate::Instant,
     msg: Message,
 ) -> Result<(), crate::SendError> {
     match msg {
@@ -110,7 +110,7 @@ pub(crate) fn queue_message(
         Message::Binary(data) => conn.send_owned(DataKind::Binary, data),
         Message::Ping(p) => conn.ping(p.as_bytes()),
         Message::Pong(p) => conn.pong(p.as_bytes()),
-        Message::Close(frame) => conn.close(now, frame.code(), frame.reason()),
+        Message::Close(frame) => conn.close(now(), frame.code(), frame.reason()),
     }
 }
 

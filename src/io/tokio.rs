@@ -112,10 +112,15 @@ enum Polled {
 #[derive(Debug)]
 struct Inner<S> {
     stream: S,
-    conn: Connection,
+    /// Boxed so the stream and the futures that hold it stay small (a task's future is sized
+    /// for its largest state; the connection is 1.7 KiB).
+    conn: Box<Connection>,
     buf: ReadBuffer,
     /// Core instants count from here.
     epoch: TokioInstant,
+    /// When the last read returned bytes: the time `recv` is given for them, so the clock is
+    /// read once per read rather than once per message.
+    read_at: Instant,
     /// The timer and the core deadline it is armed at.
     sleep: Option<Pin<Box<Sleep>>>,
     armed: Option<Instant>,
@@ -130,9 +135,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     fn new(stream: S, conn: Connection, epoch: TokioInstant) -> Self {
         Inner {
             stream,
-            conn,
+            conn: Box::new(conn),
             buf: ReadBuffer::new(),
             epoch,
+            read_at: Instant::ZERO,
             sleep: None,
             armed: None,
             high_water: DEFAULT_HIGH_WATER_MARK,
@@ -245,8 +251,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 // Only writing is left; the write or the timer wakes us.
                 return Poll::Pending;
             }
-            let now = self.now();
-            let recv = match self.conn.recv(now, self.buf.filled()) {
+            let recv = match self.conn.recv(self.read_at, self.buf.filled()) {
                 Ok(recv) => recv,
                 Err(Error::Closed) => {
                     self.abort(cx);
@@ -303,6 +308,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Poll::Ready(Ok(())) => {
                     let n = read.filled().len();
                     self.buf.filled_by(n);
+                    self.read_at = self.now();
                 }
             }
         }
@@ -338,7 +344,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     }
 
     fn start_send(&mut self, message: Message) -> io::Result<()> {
-        let now = self.now();
+        let epoch = self.epoch;
+        let now = || Instant::from_duration(TokioInstant::now().saturating_duration_since(epoch));
         queue_message(&mut self.conn, now, message).map_err(send_error)
     }
 
