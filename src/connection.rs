@@ -351,7 +351,7 @@ impl Connection {
     ///
     /// ```text
     /// bound = size_of::<Connection>()
-    ///       + handshake:   4 * max_handshake_size + max_headers * (size_of::<httparse::Header>() + 2 * size_of::<Header>())
+    ///       + handshake:   4 * max_handshake_size + max_headers * (size_of::<httparse::Header>() + 2 * 3 * size_of::<usize>())
     ///       + reassembly:  2 * max_message_size        (Delivery::Messages only)
     ///       + output:      2 * (max_pending_output + automatic replies) + a reused buffer of at most 16 KiB
     ///       + automatic replies: (MAX_QUEUED_PONGS + 2) * (14 + 125)
@@ -366,8 +366,9 @@ impl Connection {
     /// bound is dominated by `max_message_size` and `max_pending_output`: lower them to fit
     /// many connections in a small heap. An adapter adds its read buffer (at most 256 KiB).
     pub fn memory_bound(config: &Config) -> usize {
+        // httparse's slot, plus a kept header's span (three offsets) in the request and its copy.
         let header = core::mem::size_of::<httparse::Header<'static>>()
-            + 2 * core::mem::size_of::<handshake::Header>();
+            + 2 * 3 * core::mem::size_of::<usize>();
         let handshake = 4usize
             .saturating_mul(config.max_handshake_size)
             .saturating_add(config.max_headers.saturating_mul(header));

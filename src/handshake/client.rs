@@ -2,7 +2,6 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use base64::Engine;
@@ -10,8 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::url::{UrlError, parse_url};
 use super::{
-    Header, accept_key, find, header_has_token, list, parse_error, push_header, single, to_headers,
-    trim_ows, valid_header_name, values,
+    Header, Headers, accept_key, find, header_has_token, list, parse_error, push_header, single,
+    trim_ows, valid_header_name, values, with_slots,
 };
 use crate::error::{HandshakeError, SendError};
 
@@ -162,18 +161,18 @@ pub struct Response {
     /// The reason phrase, e.g. `Switching Protocols` (informational only).
     pub reason: String,
     /// All headers, in the order received.
-    pub headers: Vec<Header>,
+    pub headers: Headers,
 }
 
 impl Response {
     /// The value of the first header called `name` (ASCII-case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        find(&self.headers, name).map(|h| h.value.as_slice())
+        self.headers.get(name)
     }
 
     /// The value of the first header called `name`, if it is UTF-8.
     pub fn header_str(&self, name: &str) -> Option<&str> {
-        find(&self.headers, name).and_then(Header::value_str)
+        find(&self.headers, name).and_then(|h: Header<'_>| h.value_str())
     }
 
     /// The subprotocol the server chose (`Sec-WebSocket-Protocol`), if any.
@@ -191,22 +190,25 @@ impl Response {
 
 /// Parses a response head: the bytes up to and including the blank line.
 pub(crate) fn parse_response(head: &[u8], max_headers: usize) -> Result<Response, HandshakeError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
-    let mut resp = httparse::Response::new(&mut slots);
-    match resp.parse(head).map_err(parse_error)? {
-        httparse::Status::Complete(_) => {}
-        httparse::Status::Partial => return Err(HandshakeError::Malformed("incomplete head")),
-    }
-    let (Some(minor_version), Some(status)) = (resp.version, resp.code) else {
-        return Err(HandshakeError::Malformed("incomplete status line"));
-    };
-    if minor_version < 1 {
-        return Err(HandshakeError::Malformed("HTTP version"));
-    }
-    Ok(Response {
-        status,
-        reason: resp.reason.unwrap_or_default().into(),
-        headers: to_headers(resp.headers),
+    with_slots(max_headers, |slots| {
+        let mut resp = httparse::Response::new(slots);
+        match resp.parse(head).map_err(parse_error)? {
+            httparse::Status::Complete(_) => {}
+            httparse::Status::Partial => {
+                return Err(HandshakeError::Malformed("incomplete head"));
+            }
+        }
+        let (Some(minor_version), Some(status)) = (resp.version, resp.code) else {
+            return Err(HandshakeError::Malformed("incomplete status line"));
+        };
+        if minor_version < 1 {
+            return Err(HandshakeError::Malformed("HTTP version"));
+        }
+        Ok(Response {
+            status,
+            reason: resp.reason.unwrap_or_default().into(),
+            headers: Headers::from_parsed(resp.headers),
+        })
     })
 }
 
@@ -250,6 +252,7 @@ pub(crate) fn validate_response(
 mod tests {
     use super::*;
     use alloc::string::ToString;
+    use alloc::vec;
 
     const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 

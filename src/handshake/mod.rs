@@ -53,19 +53,95 @@ pub fn accept_key(key: &[u8]) -> String {
     STANDARD.encode(sha.finalize())
 }
 
-/// One header of a received handshake head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
+/// One header of a received handshake head, borrowed from its [`Headers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
     /// The name as sent; compare it ASCII-case-insensitively.
-    pub name: String,
+    pub name: &'a str,
     /// The value with surrounding whitespace removed. HTTP allows non-UTF-8 bytes here.
-    pub value: Vec<u8>,
+    pub value: &'a [u8],
 }
 
-impl Header {
+impl<'a> Header<'a> {
     /// The value as text, or `None` if it is not UTF-8.
-    pub fn value_str(&self) -> Option<&str> {
-        core::str::from_utf8(&self.value).ok()
+    pub fn value_str(&self) -> Option<&'a str> {
+        core::str::from_utf8(self.value).ok()
+    }
+}
+
+/// The headers of a received head, in the order received. They live in one buffer, so a head
+/// costs two allocations however many headers it has.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Headers {
+    /// Names and values back to back.
+    bytes: Vec<u8>,
+    /// Per header: where its name starts, where it ends and where its value ends in `bytes`.
+    spans: Vec<(usize, usize, usize)>,
+}
+
+impl Headers {
+    fn from_parsed(parsed: &[httparse::Header<'_>]) -> Headers {
+        let size = parsed
+            .iter()
+            .map(|h| h.name.len() + trim_ows(h.value).len())
+            .sum();
+        let mut headers = Headers {
+            bytes: Vec::with_capacity(size),
+            spans: Vec::with_capacity(parsed.len()),
+        };
+        for h in parsed {
+            let start = headers.bytes.len();
+            headers.bytes.extend_from_slice(h.name.as_bytes());
+            let name_end = headers.bytes.len();
+            headers.bytes.extend_from_slice(trim_ows(h.value));
+            headers.spans.push((start, name_end, headers.bytes.len()));
+        }
+        headers
+    }
+
+    /// The headers in the order received.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Header<'_>> + '_ {
+        self.spans.iter().map(|&(start, name_end, end)| Header {
+            // Names were `&str` from httparse, so they are UTF-8; the fallbacks cannot happen.
+            name: self
+                .bytes
+                .get(start..name_end)
+                .and_then(|b| core::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            value: self.bytes.get(name_end..end).unwrap_or_default(),
+        })
+    }
+
+    /// How many headers there are.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The value of the first header called `name` (ASCII-case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        find(self, name).map(|h| h.value)
+    }
+}
+
+/// httparse's header slots: on the stack for up to this many headers, else on the heap.
+const STACK_HEADERS: usize = 64;
+
+/// Runs `parse` with `max_headers` empty httparse header slots.
+fn with_slots<'h, T>(
+    max_headers: usize,
+    parse: impl FnOnce(&mut [httparse::Header<'h>]) -> T,
+) -> T {
+    if max_headers <= STACK_HEADERS {
+        let mut slots: [httparse::Header<'h>; STACK_HEADERS] =
+            [httparse::EMPTY_HEADER; STACK_HEADERS];
+        parse(slots.get_mut(..max_headers).unwrap_or_default())
+    } else {
+        parse(&mut alloc::vec![httparse::EMPTY_HEADER; max_headers])
     }
 }
 
@@ -123,16 +199,6 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn to_headers(parsed: &[httparse::Header<'_>]) -> Vec<Header> {
-    parsed
-        .iter()
-        .map(|h| Header {
-            name: h.name.into(),
-            value: trim_ows(h.value).to_vec(),
-        })
-        .collect()
-}
-
 fn parse_error(err: httparse::Error) -> HandshakeError {
     HandshakeError::Malformed(match err {
         httparse::Error::TooManyHeaders => return HandshakeError::HeadersTooLarge,
@@ -146,21 +212,21 @@ fn parse_error(err: httparse::Error) -> HandshakeError {
 }
 
 /// The first header called `name`, ignoring ASCII case.
-fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a Header> {
+fn find<'a>(headers: &'a Headers, name: &str) -> Option<Header<'a>> {
     headers.iter().find(|h| h.name.eq_ignore_ascii_case(name))
 }
 
 /// The values of every header called `name`: a list header may be split over several lines,
 /// which mean the same as one comma-joined line (RFC 7230 section 3.2.2).
-fn values<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+fn values<'a>(headers: &'a Headers, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
     headers
         .iter()
         .filter(move |h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_slice())
+        .map(|h| h.value)
 }
 
 /// The value of the header called `name` if it appears exactly once.
-fn single<'a>(headers: &'a [Header], name: &'a str) -> Option<&'a [u8]> {
+fn single<'a>(headers: &'a Headers, name: &'a str) -> Option<&'a [u8]> {
     let mut all = values(headers, name);
     let first = all.next()?;
     all.next().is_none().then_some(first)
@@ -169,7 +235,7 @@ fn single<'a>(headers: &'a [Header], name: &'a str) -> Option<&'a [u8]> {
 /// The elements of the comma-separated lists in every header called `name`, trimmed, empty ones
 /// skipped. Commas inside a quoted string (an extension parameter value) do not split.
 /// Non-UTF-8 values are skipped: no token we compare against can match them.
-fn list<'a>(headers: &'a [Header], name: &'a str) -> impl Iterator<Item = &'a str> {
+fn list<'a>(headers: &'a Headers, name: &'a str) -> impl Iterator<Item = &'a str> {
     values(headers, name)
         .filter_map(|v| core::str::from_utf8(v).ok())
         .flat_map(split_unquoted)
@@ -212,7 +278,6 @@ fn trim_ows(mut bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
 
     #[test]
     fn accept_key_matches_rfc_section_1_3_sample() {
@@ -276,16 +341,18 @@ mod tests {
 
     #[test]
     fn lists_span_headers_and_respect_quotes() {
-        let headers = vec![
-            Header {
-                name: "X-List".into(),
-                value: b"a, b;p=\"1,2\"".to_vec(),
+        let parsed = [
+            httparse::Header {
+                name: "X-List",
+                value: b"a, b;p=\"1,2\"",
             },
-            Header {
-                name: "x-list".into(),
-                value: b" , c ".to_vec(),
+            httparse::Header {
+                name: "x-list",
+                value: b" , c ",
             },
         ];
+        let headers = Headers::from_parsed(&parsed);
+        assert_eq!(headers.len(), 2);
         assert_eq!(
             list(&headers, "X-LIST").collect::<Vec<_>>(),
             ["a", "b;p=\"1,2\"", "c"]
@@ -295,9 +362,6 @@ mod tests {
             [r#"a;q="x\",y""#, "b"]
         );
         assert_eq!(single(&headers, "x-list"), None);
-        assert_eq!(
-            find(&headers, "X-LIST").map(|h| h.name.as_str()),
-            Some("X-List")
-        );
+        assert_eq!(find(&headers, "X-LIST").map(|h| h.name), Some("X-List"));
     }
 }

@@ -9,56 +9,56 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::{
-    Header, accept_key, find, header_has_token, list, parse_error, push_header, single, to_headers,
-    trim_ows,
+    Header, Headers, accept_key, find, header_has_token, list, parse_error, push_header, single,
+    trim_ows, with_slots,
 };
 use crate::error::{HandshakeError, SendError};
 
 /// A client's opening-handshake request, as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    method: String,
-    target: String,
+    /// The method and the target, back to back (one allocation).
+    line: String,
+    method_len: usize,
     minor_version: u8,
-    headers: Vec<Header>,
+    headers: Headers,
 }
 
 impl Request {
     /// The method; always `GET` in a request the core reports.
     pub fn method(&self) -> &str {
-        &self.method
+        self.line.get(..self.method_len).unwrap_or_default()
     }
 
     /// The request-target as sent, e.g. `/chat?room=1`.
     pub fn target(&self) -> &str {
-        &self.target
+        self.line.get(self.method_len..).unwrap_or_default()
     }
 
     /// The target before any `?`, e.g. `/chat`.
     pub fn path(&self) -> &str {
-        self.target
-            .split_once('?')
-            .map_or(&self.target, |(path, _)| path)
+        let target = self.target();
+        target.split_once('?').map_or(target, |(path, _)| path)
     }
 
     /// The target after the first `?`, e.g. `room=1`; `None` without a `?`.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        self.target().split_once('?').map(|(_, query)| query)
     }
 
     /// All headers, in the order received.
-    pub fn headers(&self) -> &[Header] {
+    pub fn headers(&self) -> &Headers {
         &self.headers
     }
 
     /// The value of the first header called `name` (ASCII-case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        find(&self.headers, name).map(|h| h.value.as_slice())
+        self.headers.get(name)
     }
 
     /// The value of the first header called `name`, if it is UTF-8.
     pub fn header_str(&self, name: &str) -> Option<&str> {
-        find(&self.headers, name).and_then(Header::value_str)
+        find(&self.headers, name).and_then(|h: Header<'_>| h.value_str())
     }
 
     /// The `Host` header: the authority the client asked for, possibly with `:port`.
@@ -92,27 +92,33 @@ impl Request {
 
 /// Parses a request head: the bytes up to and including the blank line.
 pub(crate) fn parse_request(head: &[u8], max_headers: usize) -> Result<Request, HandshakeError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
-    let mut req = httparse::Request::new(&mut slots);
-    match req.parse(head).map_err(parse_error)? {
-        httparse::Status::Complete(_) => {}
-        httparse::Status::Partial => return Err(HandshakeError::Malformed("incomplete head")),
-    }
-    let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
-    else {
-        return Err(HandshakeError::Malformed("incomplete request line"));
-    };
-    Ok(Request {
-        method: method.into(),
-        target: target.into(),
-        minor_version,
-        headers: to_headers(req.headers),
+    with_slots(max_headers, |slots| {
+        let mut req = httparse::Request::new(slots);
+        match req.parse(head).map_err(parse_error)? {
+            httparse::Status::Complete(_) => {}
+            httparse::Status::Partial => {
+                return Err(HandshakeError::Malformed("incomplete head"));
+            }
+        }
+        let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
+        else {
+            return Err(HandshakeError::Malformed("incomplete request line"));
+        };
+        let mut line = String::with_capacity(method.len() + target.len());
+        line.push_str(method);
+        line.push_str(target);
+        Ok(Request {
+            line,
+            method_len: method.len(),
+            minor_version,
+            headers: Headers::from_parsed(req.headers),
+        })
     })
 }
 
 /// Checks the request against RFC 6455 section 4.2.1, first failure first.
 pub(crate) fn validate_request(req: &Request) -> Result<(), HandshakeError> {
-    if req.method != "GET" {
+    if req.method() != "GET" {
         return Err(HandshakeError::MethodNotAllowed);
     }
     if req.minor_version < 1 {
