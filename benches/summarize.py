@@ -15,7 +15,8 @@ import sys
 
 PEERS = ["tungstenite", "fastwebsockets", "tokio-websockets"]
 SIZES = ["16B", "1KiB", "64KiB", "1MiB"]
-BYTES = {"receive": 4 << 20, "send": 4 << 20, "primitives_1MiB": 1 << 20}
+BYTES = {"receive": 4 << 20, "send": 4 << 20, "primitives_1MiB": 1 << 20,
+         "primitives_16KiB": 16 << 10}
 UNITS = {"ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -106,6 +107,12 @@ def main():
         t = times[name]
         ratio = f"{memcpy / t:.2f}" if memcpy else "-"
         print(f"| {name.split('/', 1)[1]} | {fmt_time(t)} | {throughput('primitives_1MiB', t)} | {ratio} |")
+    print()
+    print("| masking, 16 KiB (in cache) | time | throughput |")
+    print("| --- | --- | --- |")
+    for name in sorted(k for k in times if k.startswith("primitives_16KiB/")):
+        t = times[name]
+        print(f"| {name.split('/', 1)[1]} | {fmt_time(t)} | {throughput('primitives_16KiB', t)} |")
 
 
 if __name__ == "__main__":
