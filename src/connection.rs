@@ -364,7 +364,9 @@ impl Connection {
     /// doubled because a growing `Vec` may hold up to twice its contents, and the reassembly
     /// buffer because, while it grows, the old and the new block briefly exist side by side. With the defaults the
     /// bound is dominated by `max_message_size` and `max_pending_output`: lower them to fit
-    /// many connections in a small heap. An adapter adds its read buffer (at most 256 KiB).
+    /// many connections in a small heap. An adapter adds its read buffer: at most 256 KiB, or a
+    /// frame being lent whole ([`Config::whole_frame_limit`], which the adapters set to
+    /// `max_frame_size`) plus 8 KiB.
     pub fn memory_bound(config: &Config) -> usize {
         // httparse's slot, plus a kept header's span (three offsets) in the request and its copy.
         let header = core::mem::size_of::<httparse::Header<'static>>()
