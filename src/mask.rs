@@ -3,7 +3,7 @@
 //! The key is widened to a machine word so the loop works 8 bytes at a time, and the compiler
 //! vectorises it: 16 bytes per instruction on baseline x86-64 (SSE2). With `std` on x86-64, the
 //! same safe loop is also compiled with AVX2 enabled and chosen at run time when the CPU has it
-//! (32 bytes per instruction): the only `unsafe` here is that one call, in [`wide`], and the
+//! (32 bytes per instruction): the only `unsafe` here is that one call, in `mask::wide`, and the
 //! tests compare both versions with the byte-at-a-time definition.
 
 /// Below this many bytes the run-time dispatch costs more than the wider loop saves.
