@@ -438,9 +438,13 @@ pub fn connection(data: &[u8]) {
     } else {
         Role::Server
     };
+    // Whole-frame lending on or off: `recv` is also fed inputs that break its contract
+    // (unconsumed bytes not passed back), which must stay harmless.
+    let lend = bool::arbitrary(&mut u).unwrap_or(false);
     let config = small_config(Delivery::Messages)
         .keepalive(Duration::from_millis(100), Duration::from_millis(50))
-        .close_timeout(Duration::from_millis(200));
+        .close_timeout(Duration::from_millis(200))
+        .whole_frame_limit(if lend { 1 << 12 } else { 0 });
     let mut conn = Connection::upgraded(role, config, Seed([4; 32]), Instant::ZERO);
     let mut now = Instant::ZERO;
     let mut out = Vec::new();
