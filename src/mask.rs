@@ -15,23 +15,42 @@ const WIDE_MIN: usize = 128;
 /// Applying it twice restores the input, so the same function masks and unmasks.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    mask_with(buf, key, offset, |head, wide| {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if head.len() >= WIDE_MIN {
+            wide::xor_words(head, wide);
+            return;
+        }
+        xor_words(head, wide);
+    });
+}
+
+/// [`apply_mask`] forced onto the baseline loop (no run-time AVX2 choice): the tests and the
+/// `mask` fuzz target check both against the naive loop, and the benchmark compares them.
+pub fn apply_mask_baseline(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    mask_with(buf, key, offset, xor_words_baseline);
+}
+
+/// Masks `buf` with the key rotated to `offset`: its multiple-of-8 head through `words` (with
+/// the key widened to a word), the rest byte by byte.
+#[inline(always)]
+fn mask_with(buf: &mut [u8], key: [u8; 4], offset: usize, words: impl FnOnce(&mut [u8], u64)) {
     let key = rotate_key(key, offset);
     let (head, tail) = buf.split_at_mut(buf.len() - buf.len() % 8);
     let wide = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    if head.len() >= WIDE_MIN {
-        wide::xor_words(head, wide);
-    } else {
-        xor_words(head, wide);
-    }
-    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-    xor_words(head, wide);
+    words(head, wide);
     // `head` has a multiple of 8 bytes, so the key phase of `tail` starts at 0 again.
     for (byte, k) in tail.iter_mut().zip(key.iter().cycle()) {
         *byte ^= k;
     }
+}
+
+/// The baseline word loop, out of line: compiled for the target's baseline features only.
+#[inline(never)]
+fn xor_words_baseline(head: &mut [u8], wide: u64) {
+    xor_words(head, wide);
 }
 
 /// The key as seen from `offset` bytes into the payload: rotated left by `offset % 4` bytes,
@@ -74,28 +93,6 @@ mod wide {
         } else {
             super::xor_words(head, wide);
         }
-    }
-
-    /// The baseline (SSE2) loop, for the tests and the benchmark to compare against.
-    pub(super) fn xor_words_baseline(head: &mut [u8], wide: u64) {
-        super::xor_words(head, wide);
-    }
-}
-
-/// [`apply_mask`] forced onto the baseline loop (no run-time AVX2 choice): the tests and the
-/// `mask` fuzz target check both against the naive loop, and the benchmark compares them.
-pub fn apply_mask_baseline(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    let key = rotate_key(key, offset);
-    let (head, tail) = buf.split_at_mut(buf.len() - buf.len() % 8);
-    let wide = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    wide::xor_words_baseline(head, wide);
-    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-    xor_words(head, wide);
-    for (byte, k) in tail.iter_mut().zip(key.iter().cycle()) {
-        *byte ^= k;
     }
 }
 

@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::url::{UrlError, parse_url};
 use super::{
-    Header, Headers, accept_key, find, header_has_token, list, parse_error, push_header, single,
-    trim_ows, valid_header_name, values, with_slots,
+    Header, Headers, accept_key, find, header_has_token, list, push_header, single, trim_ows,
+    valid_header_name, values, whole_head, with_slots,
 };
 use crate::error::{HandshakeError, SendError};
 
@@ -192,12 +192,7 @@ impl Response {
 pub(crate) fn parse_response(head: &[u8], max_headers: usize) -> Result<Response, HandshakeError> {
     with_slots(max_headers, |slots| {
         let mut resp = httparse::Response::new(slots);
-        match resp.parse(head).map_err(parse_error)? {
-            httparse::Status::Complete(_) => {}
-            httparse::Status::Partial => {
-                return Err(HandshakeError::Malformed("incomplete head"));
-            }
-        }
+        whole_head(resp.parse(head))?;
         let (Some(minor_version), Some(status)) = (resp.version, resp.code) else {
             return Err(HandshakeError::Malformed("incomplete status line"));
         };

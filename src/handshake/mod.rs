@@ -199,6 +199,14 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// httparse's verdict on a head that ends with its blank line: complete, or the error.
+fn whole_head(parsed: httparse::Result<usize>) -> Result<(), HandshakeError> {
+    match parsed.map_err(parse_error)? {
+        httparse::Status::Complete(_) => Ok(()),
+        httparse::Status::Partial => Err(HandshakeError::Malformed("incomplete head")),
+    }
+}
+
 fn parse_error(err: httparse::Error) -> HandshakeError {
     HandshakeError::Malformed(match err {
         httparse::Error::TooManyHeaders => return HandshakeError::HeadersTooLarge,

@@ -9,8 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::{
-    Header, Headers, accept_key, find, header_has_token, list, parse_error, push_header, single,
-    trim_ows, with_slots,
+    Header, Headers, accept_key, find, header_has_token, list, push_header, single, trim_ows,
+    whole_head, with_slots,
 };
 use crate::error::{HandshakeError, SendError};
 
@@ -94,12 +94,7 @@ impl Request {
 pub(crate) fn parse_request(head: &[u8], max_headers: usize) -> Result<Request, HandshakeError> {
     with_slots(max_headers, |slots| {
         let mut req = httparse::Request::new(slots);
-        match req.parse(head).map_err(parse_error)? {
-            httparse::Status::Complete(_) => {}
-            httparse::Status::Partial => {
-                return Err(HandshakeError::Malformed("incomplete head"));
-            }
-        }
+        whole_head(req.parse(head))?;
         let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
         else {
             return Err(HandshakeError::Malformed("incomplete request line"));
