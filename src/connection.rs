@@ -600,9 +600,9 @@ impl Connection {
         let extensions = negotiated.as_ref().map(|(_, response)| response.as_str());
         #[cfg(not(feature = "deflate"))]
         let extensions = None;
-        let mut head = Vec::new();
+        let mut head = Vec::with_capacity(192);
         handshake::write_accept(request, accept, extensions, &mut head)?;
-        self.queue_bytes(&head);
+        self.output.push_segment(head);
         self.subprotocol = accept.subprotocol.clone();
         self.open(now);
         #[cfg(feature = "deflate")]
@@ -837,6 +837,17 @@ impl Connection {
 
     fn recv_head<'a>(&mut self, now: Instant, input: &'a mut [u8]) -> Result<Recv<'a>, Error> {
         let searched = self.head.len();
+        if searched == 0 {
+            // The common case: the whole head in one read. Parse it where it is, uncopied.
+            let window = input.get(..self.config.max_handshake_size).unwrap_or(input);
+            if let Some(end) = handshake::find_head_end(window, 0) {
+                let event = self.on_head(now, window.get(..end).unwrap_or(window))?;
+                return Ok(Recv {
+                    consumed: end,
+                    event: Some(event),
+                });
+            }
+        }
         let room = self.config.max_handshake_size.saturating_sub(searched);
         let take = input.len().min(room);
         self.head.extend_from_slice(&input[..take]);
@@ -852,7 +863,15 @@ impl Connection {
         // Bytes after the head were only copied, not consumed: they are frames for later.
         let consumed = end - searched;
         let head = core::mem::take(&mut self.head);
-        let head = head.get(..end).unwrap_or(&head);
+        let event = self.on_head(now, head.get(..end).unwrap_or(&head))?;
+        Ok(Recv {
+            consumed,
+            event: Some(event),
+        })
+    }
+
+    /// A complete opening-handshake head arrived: parse and check it, and move on.
+    fn on_head(&mut self, now: Instant, head: &[u8]) -> Result<Event<'static>, Error> {
         let event = match self.phase {
             Phase::ServerHandshake => {
                 let request = handshake::parse_request(head, self.config.max_headers)?;
@@ -892,10 +911,7 @@ impl Connection {
                 Event::Connected(response)
             }
         };
-        Ok(Recv {
-            consumed,
-            event: Some(event),
-        })
+        Ok(event)
     }
 
     fn open(&mut self, now: Instant) {

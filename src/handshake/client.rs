@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::url::{UrlError, parse_url};
 use super::{
-    Header, Headers, accept_key, find, header_has_token, list, push_header, single, trim_ows,
+    Header, Headers, accept_key_bytes, find, header_has_token, list, push_header, single, trim_ows,
     valid_header_name, values, whole_head, with_slots,
 };
 use crate::error::{HandshakeError, SendError};
@@ -225,7 +225,7 @@ pub(crate) fn validate_response(
         return Err(HandshakeError::BadHeader("Connection"));
     }
     if single(headers, "Sec-WebSocket-Accept").map(trim_ows)
-        != Some(accept_key(key.as_bytes()).as_bytes())
+        != Some(&accept_key_bytes(key.as_bytes())[..])
     {
         return Err(HandshakeError::BadAccept);
     }

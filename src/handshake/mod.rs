@@ -47,10 +47,18 @@ const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// assert_eq!(wsproto::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> String {
+    String::from_utf8_lossy(&accept_key_bytes(key)).into_owned()
+}
+
+/// [`accept_key`] without allocating: base64 of a 20-byte digest is 28 ASCII bytes.
+pub(crate) fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
     let mut sha = Sha1::new();
     sha.update(key);
     sha.update(GUID);
-    STANDARD.encode(sha.finalize())
+    let mut out = [0u8; 28];
+    // 20 bytes always encode to exactly 28; the error case cannot happen.
+    let _ = STANDARD.encode_slice(sha.finalize(), &mut out);
+    out
 }
 
 /// One header of a received handshake head, borrowed from its [`Headers`].
@@ -101,14 +109,20 @@ impl Headers {
 
     /// The headers in the order received.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Header<'_>> + '_ {
-        self.spans.iter().map(|&(start, name_end, end)| Header {
-            // Names were `&str` from httparse, so they are UTF-8; the fallbacks cannot happen.
-            name: self
-                .bytes
-                .get(start..name_end)
-                .and_then(|b| core::str::from_utf8(b).ok())
-                .unwrap_or_default(),
-            value: self.bytes.get(name_end..end).unwrap_or_default(),
+        self.raw().map(|(name, value)| Header {
+            // Names were `&str` from httparse, so they are UTF-8; the fallback cannot happen.
+            name: core::str::from_utf8(name).unwrap_or_default(),
+            value,
+        })
+    }
+
+    /// Names and values as bytes: the lookups compare names as bytes, without converting.
+    fn raw(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> + '_ {
+        self.spans.iter().map(|&(start, name_end, end)| {
+            (
+                self.bytes.get(start..name_end).unwrap_or_default(),
+                self.bytes.get(name_end..end).unwrap_or_default(),
+            )
         })
     }
 
@@ -124,7 +138,7 @@ impl Headers {
 
     /// The value of the first header called `name` (ASCII-case-insensitive).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        find(self, name).map(|h| h.value)
+        values(self, name).next()
     }
 }
 
@@ -226,11 +240,14 @@ fn find<'a>(headers: &'a Headers, name: &str) -> Option<Header<'a>> {
 
 /// The values of every header called `name`: a list header may be split over several lines,
 /// which mean the same as one comma-joined line (RFC 7230 section 3.2.2).
-fn values<'a>(headers: &'a Headers, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+fn values<'a, 'n>(
+    headers: &'a Headers,
+    name: &'n str,
+) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
     headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value)
+        .raw()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, value)| value)
 }
 
 /// The value of the header called `name` if it appears exactly once.

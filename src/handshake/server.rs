@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::{
-    Header, Headers, accept_key, find, header_has_token, list, push_header, single, trim_ows,
+    Header, Headers, accept_key_bytes, find, header_has_token, list, push_header, single, trim_ows,
     whole_head, with_slots,
 };
 use crate::error::{HandshakeError, SendError};
@@ -130,9 +130,12 @@ pub(crate) fn validate_request(req: &Request) -> Result<(), HandshakeError> {
     if single(&req.headers, "Sec-WebSocket-Version").map(trim_ows) != Some(b"13") {
         return Err(HandshakeError::UnsupportedVersion);
     }
-    let key =
-        single(&req.headers, "Sec-WebSocket-Key").and_then(|k| STANDARD.decode(trim_ows(k)).ok());
-    if key.is_none_or(|k| k.len() != 16) {
+    // The key must decode to 16 bytes; decoded into a stack buffer (a longer key overflows it
+    // and fails, as it should).
+    let mut decoded = [0u8; 32];
+    let key = single(&req.headers, "Sec-WebSocket-Key")
+        .and_then(|k| STANDARD.decode_slice(trim_ows(k), &mut decoded).ok());
+    if key != Some(16) {
         return Err(HandshakeError::BadHeader("Sec-WebSocket-Key"));
     }
     Ok(())
@@ -198,7 +201,9 @@ pub(crate) fn write_accept(
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
     );
-    push_header(out, "Sec-WebSocket-Accept", &accept_key(key.as_bytes()));
+    out.extend_from_slice(b"Sec-WebSocket-Accept: ");
+    out.extend_from_slice(&accept_key_bytes(key.as_bytes()));
+    out.extend_from_slice(b"\r\n");
     if let Some(protocol) = &accept.subprotocol {
         push_header(out, "Sec-WebSocket-Protocol", protocol);
     }
