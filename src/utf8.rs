@@ -31,6 +31,10 @@ impl Utf8Validator {
 
     /// Validates the next piece of the text.
     pub fn feed(&mut self, mut data: &[u8]) -> Result<(), InvalidUtf8> {
+        // Short ASCII pieces (most small text messages) need neither SIMD nor `from_utf8`.
+        if self.pending_len == 0 && data.len() < SIMD_MIN && data.is_ascii() {
+            return Ok(());
+        }
         if self.pending_len > 0 {
             let have = usize::from(self.pending_len);
             let width = char_width(self.pending[0]);
