@@ -148,11 +148,12 @@ pub(crate) fn output_slices<'a>(conn: &'a Connection, slots: &mut [io::IoSlice<'
 /// let spare = buf.spare(conn.input_needed());
 /// spare[..wire.len()].copy_from_slice(&wire); // a transport read
 /// buf.filled_by(wire.len());
-/// let recv = conn.recv(Instant::ZERO, buf.filled()).unwrap();
+/// let recv = conn.recv(Instant::ZERO, buf.filled())?;
 /// let consumed = recv.consumed;
 /// assert!(recv.event.is_some());
 /// buf.consume(consumed);
 /// assert!(buf.is_empty());
+/// # Ok::<(), wsproto::Error>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct ReadBuffer {
