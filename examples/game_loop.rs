@@ -301,7 +301,7 @@ pub fn run(options: &Options) -> io::Result<Summary> {
                 for p in &mut players {
                     let _ = p.conn.close(now, CloseCode::NORMAL, "game over");
                 }
-            } else if tick % 60 == 0 {
+            } else if tick.is_multiple_of(60) {
                 eprintln!("tick {tick}: {open} players, positions {positions:?}");
             }
         }

@@ -14,7 +14,7 @@ use crate::error::{Error, HandshakeError, ProtocolError, SendError, TimeoutKind}
 use crate::event::{Chunk, ControlPayload, DataKind, Event, MAX_CONTROL_PAYLOAD, Message, Payload};
 use crate::frame::{self, FrameHeader, HeaderRules, MAX_HEADER_LEN, OpCode};
 use crate::handshake::{self, Accept, ClientRequest, Request};
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, extend_masked};
 use crate::output::{KEEP_CAPACITY, OWNED_SEGMENT_MIN, Output};
 use crate::time::Instant;
 use crate::utf8::Utf8Validator;
@@ -898,12 +898,11 @@ impl Connection {
                     offered_deflate,
                 )?;
                 #[cfg(feature = "deflate")]
-                if let Some(cfg) = &self.config.deflate {
-                    if let Some(params) =
+                if let Some(cfg) = &self.config.deflate
+                    && let Some(params) =
                         negotiate::client_check_response(cfg, response.extensions())?
-                    {
-                        self.enable_deflate(params);
-                    }
+                {
+                    self.enable_deflate(params);
                 }
                 self.subprotocol = response.subprotocol().map(String::from);
                 self.client_request = None;
@@ -1463,14 +1462,29 @@ impl Connection {
 
     fn queue_frame_rsv(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
         let (header, n, bytes) = self.frame_header(opcode, fin, rsv, payload.len());
+        let frame_len = n + payload.len();
         let tail = self.output.tail();
-        tail.extend_from_slice(&bytes[..n]);
-        let start = tail.len();
-        tail.extend_from_slice(payload);
-        if let Some(key) = header.mask {
-            apply_mask(&mut tail[start..], key, 0);
+        // A large frame that does not fit the tail's spare room gets a buffer of its own, sized
+        // exactly, rather than growing the tail (which would copy everything already in it).
+        let own = payload.len() >= OWNED_SEGMENT_MIN && tail.capacity() - tail.len() < frame_len;
+        let mut segment = Vec::new();
+        let buf = if own {
+            segment.reserve_exact(frame_len);
+            &mut segment
+        } else {
+            tail
+        };
+        buf.extend_from_slice(&bytes[..n]);
+        match header.mask {
+            // One pass: the payload is masked on its way into the queue.
+            Some(key) => extend_masked(buf, payload, key, 0),
+            None => buf.extend_from_slice(payload),
         }
-        self.output.appended(n + payload.len());
+        if own {
+            self.output.push_segment(segment);
+        } else {
+            self.output.appended(frame_len);
+        }
     }
 
     fn queue_bytes(&mut self, bytes: &[u8]) {

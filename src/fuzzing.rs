@@ -40,8 +40,8 @@ pub fn frame_header(data: &[u8]) {
     }
 }
 
-/// Masking at any offset, on the run-time-chosen and the baseline loop, equals the
-/// byte-at-a-time definition.
+/// Masking at any offset, on the run-time-chosen and the baseline loop and as a one-pass
+/// append, equals the byte-at-a-time definition.
 pub fn mask(data: &[u8]) {
     let Some((head, payload)) = data.split_first_chunk::<5>() else {
         return;
@@ -56,6 +56,20 @@ pub fn mask(data: &[u8]) {
     let mut baseline = payload.to_vec();
     crate::mask::apply_mask_baseline(&mut baseline, key, offset);
     assert_eq!(baseline, slow, "the baseline (non-AVX2) loop differs");
+    // The one-pass copy appends after whatever the buffer holds; the prefix must stay put.
+    let prefix = &payload[..payload.len() % 11];
+    let mut appended = prefix.to_vec();
+    crate::mask::extend_masked(&mut appended, payload, key, offset);
+    assert_eq!(
+        appended.get(..prefix.len()),
+        Some(prefix),
+        "extend_masked moved the prefix"
+    );
+    assert_eq!(
+        appended.get(prefix.len()..),
+        Some(&slow[..]),
+        "extend_masked differs"
+    );
 }
 
 /// The incremental UTF-8 validator, fed in pieces, agrees with `core::str::from_utf8`.
@@ -329,10 +343,8 @@ impl Side {
                 if conn.send_fragment(*kind, data, *last).is_ok() {
                     let entry = self.fragment.get_or_insert_with(|| (*kind, Vec::new()));
                     entry.1.extend_from_slice(data);
-                    if *last {
-                        if let Some(done) = self.fragment.take() {
-                            self.sent.push(done);
-                        }
+                    if *last && let Some(done) = self.fragment.take() {
+                        self.sent.push(done);
                     }
                 }
             }

@@ -1,6 +1,7 @@
 #![no_std]
 // `unsafe` is allowed in two modules only: the deflate backend (`deflate::backend`) and the
-// run-time AVX2 choice for masking (`mask::wide`), one call with its CPU check.
+// run-time AVX2/AVX-512 choice for masking (`mask::wide`): the calls after their CPU checks and
+// the length update of the one-pass masked copy.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 //! # wsproto: a sans-IO WebSocket core

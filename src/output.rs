@@ -71,12 +71,11 @@ impl Output {
     /// Queues an owned buffer as a segment of its own.
     pub(crate) fn push_segment(&mut self, seg: Vec<u8>) {
         // An empty tail would sit in front of the new segment and hide it from `front()`.
-        if self.segments.back().is_some_and(Vec::is_empty) {
-            if let Some(empty) = self.segments.pop_back() {
-                if empty.capacity() > self.spare.capacity() {
-                    self.spare = empty;
-                }
-            }
+        if self.segments.back().is_some_and(Vec::is_empty)
+            && let Some(empty) = self.segments.pop_back()
+            && empty.capacity() > self.spare.capacity()
+        {
+            self.spare = empty;
         }
         self.len += seg.len();
         self.segments.push_back(seg);
@@ -111,11 +110,12 @@ impl Output {
 
     fn pop_front(&mut self) {
         self.front_written = 0;
-        if let Some(mut seg) = self.segments.pop_front() {
-            if seg.capacity() <= KEEP_CAPACITY && seg.capacity() > self.spare.capacity() {
-                seg.clear();
-                self.spare = seg;
-            }
+        if let Some(mut seg) = self.segments.pop_front()
+            && seg.capacity() <= KEEP_CAPACITY
+            && seg.capacity() > self.spare.capacity()
+        {
+            seg.clear();
+            self.spare = seg;
         }
     }
 

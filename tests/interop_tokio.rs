@@ -30,7 +30,7 @@ fn text_of(size: usize) -> String {
     let mut s = String::with_capacity(size);
     let mut i = 0usize;
     while s.len() < size {
-        let c = if size - s.len() >= 2 && i % 3 == 0 {
+        let c = if size - s.len() >= 2 && i.is_multiple_of(3) {
             'é'
         } else {
             char::from(b'a' + (i % 26) as u8)

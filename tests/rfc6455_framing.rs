@@ -649,6 +649,42 @@ fn rfc5_3_client_masks_every_frame_with_a_fresh_key() {
 }
 
 #[test]
+fn rfc5_3_large_frames_keep_their_order_among_small_ones_and_are_masked() {
+    // Large borrowed payloads are masked straight into a buffer of their own when the queue's
+    // tail has no room: they must still leave in the order they were sent.
+    let big: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    let mid: Vec<u8> = (0..5_000u32).map(|i| (i % 13) as u8).collect();
+    for role in ROLES {
+        let mut conn = open(role, Config::default());
+        conn.send_text("first").unwrap();
+        conn.send_binary(&big).unwrap();
+        conn.ping(b"between").unwrap();
+        conn.send_binary(&mid).unwrap();
+        conn.send_binary(&mid).unwrap();
+        conn.send_text("last").unwrap();
+        let frames = sent_frames(&mut conn);
+        let got: Vec<(u8, &[u8])> = frames.iter().map(|f| (f.opcode, &f.payload[..])).collect();
+        assert_eq!(
+            got,
+            [
+                (OP_TEXT, &b"first"[..]),
+                (OP_BINARY, &big[..]),
+                (OP_PING, &b"between"[..]),
+                (OP_BINARY, &mid[..]),
+                (OP_BINARY, &mid[..]),
+                (OP_TEXT, &b"last"[..]),
+            ],
+            "{role:?}"
+        );
+        assert!(
+            frames
+                .iter()
+                .all(|f| f.mask.is_some() == (role == Role::Client))
+        );
+    }
+}
+
+#[test]
 fn rfc5_1_server_never_masks() {
     let mut server = server(Config::default());
     server.send_text("t").unwrap();

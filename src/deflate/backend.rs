@@ -354,7 +354,7 @@ pub(crate) mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 4 == 0 {
+            if x.is_multiple_of(4) {
                 out.push((x >> 24) as u8);
             } else {
                 out.extend_from_slice(words[(x >> 8) as usize % words.len()]);

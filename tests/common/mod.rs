@@ -326,12 +326,11 @@ pub fn merge_chunks(events: &[Ev]) -> Vec<Ev> {
                 ..
             },
         ) = (out.last_mut(), ev)
+            && !*last
         {
-            if !*last {
-                data.extend_from_slice(more);
-                *last = *more_last;
-                continue;
-            }
+            data.extend_from_slice(more);
+            *last = *more_last;
+            continue;
         }
         out.push(ev.clone());
     }
