@@ -10,8 +10,8 @@ use std::time::{Duration, Instant as StdInstant};
 use std::vec::Vec;
 
 use super::{
-    MAX_IOSLICES, Message, ReadBuffer, Step, apply_answer, eof_error, new_client, new_server,
-    new_upgraded, output_slices, plain_url, queue_message, rejected_error, step,
+    MAX_IOSLICES, Message, ReadBuffer, Step, apply_answer, eof_error, is_contiguous, new_client,
+    new_server, new_upgraded, output_slices, plain_url, queue_message, rejected_error, step,
 };
 use crate::connection::{Connection, Role, State};
 use crate::error::{Error, SendError};
@@ -290,9 +290,13 @@ impl<S: Transport> WebSocket<S> {
     /// I/O errors from the stream.
     pub fn flush(&mut self) -> io::Result<()> {
         while self.conn.transmit_len() > 0 {
-            let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
-            let count = output_slices(&self.conn, &mut slices);
-            let n = self.stream.write_vectored(&slices[..count])?;
+            let n = if is_contiguous(&self.conn) {
+                self.stream.write(self.conn.transmit())?
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+                let count = output_slices(&self.conn, &mut slices);
+                self.stream.write_vectored(&slices[..count])?
+            };
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }

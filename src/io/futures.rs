@@ -30,8 +30,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
 
 use super::{
-    MAX_IOSLICES, Message, ReadBuffer, Step, apply_answer, eof_error, new_client, new_server,
-    new_upgraded, output_slices, queue_message, rejected_error, step,
+    MAX_IOSLICES, Message, ReadBuffer, Step, apply_answer, eof_error, is_contiguous, new_client,
+    new_server, new_upgraded, output_slices, queue_message, rejected_error, step,
 };
 use crate::connection::{Connection, Role, State};
 use crate::error::Error;
@@ -339,9 +339,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> WebSocketStream<S, T> {
     /// Writes queued output, vectored, until it is all written or the stream is not ready.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.conn.transmit_len() > 0 {
-            let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
-            let count = output_slices(&self.conn, &mut slices);
-            match ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count])) {
+            let stream = Pin::new(&mut self.stream);
+            let written = if is_contiguous(&self.conn) {
+                ready!(stream.poll_write(cx, self.conn.transmit()))
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+                let count = output_slices(&self.conn, &mut slices);
+                ready!(stream.poll_write_vectored(cx, &slices[..count]))
+            };
+            match written {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Ok(n) => self.conn.advance_transmit(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

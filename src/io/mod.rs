@@ -117,6 +117,12 @@ pub(crate) fn queue_message(
 /// Slices per vectored write: the output queue rarely holds more than a few segments.
 pub(crate) const MAX_IOSLICES: usize = 16;
 
+/// Whether all queued output is in one piece: then a plain write does, without filling an
+/// array of `IoSlice`s (the common case: small frames share one buffer).
+pub(crate) fn is_contiguous(conn: &Connection) -> bool {
+    conn.transmit().len() == conn.transmit_len()
+}
+
 /// Fills `slots` with the queued output, in order, without allocating; returns how many.
 pub(crate) fn output_slices<'a>(conn: &'a Connection, slots: &mut [io::IoSlice<'a>]) -> usize {
     let mut count = 0;

@@ -87,8 +87,8 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::{
-    Answer, MAX_IOSLICES, Message, ReadBuffer, apply_answer, io_error, new_client, new_server,
-    new_upgraded, output_slices, plain_url, queue_message, rejected_error, send_error,
+    Answer, MAX_IOSLICES, Message, ReadBuffer, apply_answer, io_error, is_contiguous, new_client,
+    new_server, new_upgraded, output_slices, plain_url, queue_message, rejected_error, send_error,
 };
 use crate::connection::{Connection, Role, State};
 use crate::error::Error;
@@ -155,9 +155,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// stream.
     fn poll_write_to(&mut self, cx: &mut Context<'_>, target: usize) -> Poll<io::Result<()>> {
         while self.conn.transmit_len() > target {
-            let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
-            let count = output_slices(&self.conn, &mut slices);
-            let n = ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]))?;
+            let stream = Pin::new(&mut self.stream);
+            let n = if is_contiguous(&self.conn) {
+                ready!(stream.poll_write(cx, self.conn.transmit()))?
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+                let count = output_slices(&self.conn, &mut slices);
+                ready!(stream.poll_write_vectored(cx, &slices[..count]))?
+            };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
