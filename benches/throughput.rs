@@ -11,6 +11,8 @@
 //! - `echo_100k`: 100,000 text messages of 14 bytes: the client sends them all, the server
 //!   receives and echoes each one, the client receives the echoes.
 //! - `primitives_1MiB`: masking and UTF-8 validation of 1 MiB against a `memcpy` of 1 MiB.
+//! - `primitives_16KiB`: masking in cache, the run-time choice against the baseline loop, and
+//!   appending a masked copy (as `send` does) against appending a plain copy.
 //! - `handshake`: the server parses RFC 6455's sample request and writes its 101 response.
 //!
 //! # The transport, and why it is fair
@@ -61,7 +63,7 @@ use tokio_tungstenite::tungstenite;
 
 use wsproto::handshake::Accept;
 use wsproto::io::ReadBuffer;
-use wsproto::mask::{apply_mask, apply_mask_baseline};
+use wsproto::mask::{apply_mask, apply_mask_baseline, extend_masked, extend_masked_two_pass};
 use wsproto::utf8::Utf8Validator;
 use wsproto::{Config, Connection, Event, Instant, Role, Seed};
 
@@ -699,7 +701,7 @@ fn echo(c: &mut Criterion) {
 
 fn primitives(c: &mut Criterion) {
     // Masking in L1/L2-sized pieces, where the vector width rather than memory bandwidth
-    // decides: the run-time AVX2 choice against the baseline SSE2 loop.
+    // decides: the run-time AVX-512/AVX2 choice against the baseline SSE2 loop.
     let mut group = c.benchmark_group("primitives_16KiB");
     group.throughput(Throughput::Bytes(16 << 10));
     let mut small = binary_payload(16 << 10);
@@ -715,6 +717,27 @@ fn primitives(c: &mut Criterion) {
     });
     group.bench_function("wsproto_apply_mask_baseline_offset_1", |b| {
         b.iter(|| apply_mask_baseline(black_box(&mut small[1..]), key, 1))
+    });
+    // Appending a masked copy, as a client's send does: the copy alone, the copy then a
+    // masking pass, and the one-pass masked copy that `send` uses.
+    let mut queue: Vec<u8> = Vec::with_capacity(16 << 10);
+    group.bench_function("append_memcpy", |b| {
+        b.iter(|| {
+            queue.clear();
+            queue.extend_from_slice(black_box(&small));
+        })
+    });
+    group.bench_function("wsproto_append_copy_then_mask", |b| {
+        b.iter(|| {
+            queue.clear();
+            extend_masked_two_pass(&mut queue, black_box(&small), key, 0);
+        })
+    });
+    group.bench_function("wsproto_append_extend_masked", |b| {
+        b.iter(|| {
+            queue.clear();
+            extend_masked(&mut queue, black_box(&small), key, 0);
+        })
     });
     group.finish();
 

@@ -220,8 +220,9 @@ impl ReadBuffer {
 
     /// Space to read into. `needed` is [`Connection::input_needed`]: when the unconsumed bytes
     /// are the start of a frame of that many bytes, the buffer may grow past
-    /// [`MAX_READ_BUFFER`] to hold it whole, and the space offered ends a little past the
-    /// frame's end, so the next frame does not straddle the buffer's end and get moved.
+    /// [`MAX_READ_BUFFER`] to hold it whole, and, when more than [`DEFAULT_READ_BUFFER`] of it
+    /// is still to come, the space offered ends a little past the frame's end, so the next
+    /// frame does not straddle the buffer's end and get moved.
     ///
     /// Unconsumed bytes move to the front only when the space behind them is less than half
     /// the buffer or than what is awaited.
@@ -248,7 +249,9 @@ impl ReadBuffer {
         if want > self.data.len() {
             self.data.resize(want, 0);
         }
-        let limit = if awaited > 0 {
+        // Only a large awaited frame caps the read: small frames are many to a read, and
+        // capping at each one's end would turn one large read into many small ones.
+        let limit = if awaited > DEFAULT_READ_BUFFER {
             self.end
                 .saturating_add(awaited)
                 .saturating_add(DEFAULT_READ_BUFFER)
