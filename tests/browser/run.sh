@@ -33,9 +33,15 @@ cleanup() {
     # Keep the script's status; under `set -e` a failing `wait` on a killed child (143) would
     # otherwise end the trap, and the script, with that status.
     local rc=$?
+    # Chromium's helper processes outlive the browser process for a moment and may still be
+    # writing into the profile, so they are stopped too and the removal is retried, never fatal.
+    [ -n "$BROWSER_PID" ] && pkill -P "$BROWSER_PID" 2>/dev/null || true
     [ -n "$BROWSER_PID" ] && { kill "$BROWSER_PID" 2>/dev/null && wait "$BROWSER_PID" 2>/dev/null; } || true
     [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; } || true
-    rm -rf "$WORK"
+    for _ in 1 2 3 4 5; do
+        rm -rf "$WORK" 2>/dev/null && break
+        sleep 0.5
+    done
     exit "$rc"
 }
 trap cleanup EXIT
