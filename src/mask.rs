@@ -41,7 +41,8 @@ pub fn apply_mask_baseline(buf: &mut [u8], key: [u8; 4], offset: usize) {
 ///
 /// The same bytes as copying `src` onto the end of `dst` and calling [`apply_mask`] on them, but
 /// for large inputs on x86-64 with `std` it takes one pass (read `src`, write `dst`) instead of
-/// two: about 1.7x faster for 64 KiB with AVX2, and as fast as the copy alone with AVX-512.
+/// two. Measured on an AVX-512 machine (`cargo bench --bench throughput -- primitives_16KiB`):
+/// 283 ns for 16 KiB, against 437 ns for the copy then the mask and 130 ns for the copy alone.
 pub fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if src.len() >= WIDE_MIN {
