@@ -138,7 +138,7 @@ async fn command(
         *quitting = true;
         return Ok(());
     }
-    ws.send(Message::text(line)).await
+    ws.send(Message::text(line.to_owned())).await
 }
 
 /// A small xorshift generator seeded from the clock: enough to spread reconnects apart.

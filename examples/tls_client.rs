@@ -70,7 +70,7 @@ async fn talk(
     mut ws: WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>,
     text: &str,
 ) -> io::Result<()> {
-    ws.send(Message::text(text)).await?;
+    ws.send(Message::text(text.to_owned())).await?;
     loop {
         match ws.recv().await? {
             Message::Text(reply) => {

@@ -92,7 +92,7 @@ pub fn chat(
     let request = ClientRequest::new("localhost", "/");
     let (mut ws, _response) = WebSocket::client(stream, request, Config::default())?;
     for line in lines {
-        ws.send(Message::Text(line))?;
+        ws.send(Message::text(line))?;
         match ws.recv()? {
             Message::Text(echo) => writeln!(out, "{echo}")?,
             other => writeln!(out, "{other:?}")?,

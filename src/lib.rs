@@ -1,7 +1,8 @@
 #![no_std]
-// `unsafe` is allowed in two modules only: the deflate backend (`deflate::backend`) and the
-// run-time AVX2/AVX-512 choice for masking (`mask::wide`): the calls after their CPU checks and
-// the length update of the one-pass masked copy.
+// `unsafe` is allowed in three modules only: the deflate backend (`deflate::backend`), the
+// run-time AVX2/AVX-512 choice for masking (`mask::wide`: the calls after their CPU checks and
+// the length update of the one-pass masked copy), and `text` (the `from_utf8_unchecked` of
+// `Utf8Bytes::as_str`, which saves validating text twice).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 //! # wsproto: a sans-IO WebSocket core
@@ -138,6 +139,8 @@ pub mod handshake;
 pub mod io;
 pub mod mask;
 mod output;
+mod prepared;
+mod text;
 mod time;
 pub mod utf8;
 
@@ -150,7 +153,13 @@ pub use entropy::Seed;
 pub use error::{Error, HandshakeError, ProtocolError, SendError, TimeoutKind};
 pub use event::{Chunk, ControlPayload, DataKind, Event, MAX_CONTROL_PAYLOAD, Message, Payload};
 pub use handshake::{ClientRequest, Request, Response};
+pub use prepared::PreparedFrame;
+pub use text::{NotUtf8, Utf8Bytes};
 pub use time::Instant;
+
+/// The `bytes` crate, whose [`Bytes`](bytes::Bytes) carries payloads in [`Utf8Bytes`],
+/// [`PreparedFrame`] and the adapters' messages.
+pub use bytes;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

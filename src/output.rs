@@ -1,11 +1,14 @@
 //! The output queue: bytes waiting for the transport, as a list of segments.
 //!
 //! Small frames are appended to the last segment; a large owned payload becomes a segment of its
-//! own, so it is never copied (a client masks it in place). The caller writes the segments out
-//! (vectored, if it likes) and reports how much went.
+//! own, so it is never copied (a client masks it in place), and a shared payload (a server's
+//! [`Bytes`], or a frame prepared once for a broadcast) is queued by reference. The caller writes
+//! the segments out (vectored, if it likes) and reports how much went.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+
+use bytes::Bytes;
 
 /// Payloads at least this large are queued as their own segment when handed over owned.
 pub(crate) const OWNED_SEGMENT_MIN: usize = 4096;
@@ -13,15 +16,46 @@ pub(crate) const OWNED_SEGMENT_MIN: usize = 4096;
 /// single large message does not pin its buffer for the connection's life.
 pub(crate) const KEEP_CAPACITY: usize = 16 << 10;
 
+/// One piece of the queue: a buffer the queue owns (and appends to), or shared bytes.
+#[derive(Debug)]
+enum Segment {
+    Owned(Vec<u8>),
+    Shared(Bytes),
+}
+
+impl Segment {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Segment::Owned(v) => v,
+            Segment::Shared(b) => b,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+
+    /// Heap bytes this queue keeps alive through the segment.
+    fn capacity(&self) -> usize {
+        match self {
+            Segment::Owned(v) => v.capacity(),
+            Segment::Shared(b) => b.len(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Output {
-    segments: VecDeque<Vec<u8>>,
+    segments: VecDeque<Segment>,
     /// Bytes of the front segment already written.
     front_written: usize,
     /// Unwritten bytes in all segments.
     len: usize,
     /// A drained buffer kept for reuse.
     spare: Vec<u8>,
+    /// The last segment was pushed whole (a large frame, sized exactly): small frames must not
+    /// be appended to it, which would grow and copy it.
+    sealed: bool,
 }
 
 impl Output {
@@ -36,7 +70,7 @@ impl Output {
     /// The unwritten bytes of the front segment.
     pub(crate) fn front(&self) -> &[u8] {
         match self.segments.front() {
-            Some(seg) => seg.get(self.front_written..).unwrap_or(&[]),
+            Some(seg) => seg.bytes().get(self.front_written..).unwrap_or(&[]),
             None => &[],
         }
     }
@@ -45,22 +79,25 @@ impl Output {
     pub(crate) fn segments(&self) -> impl Iterator<Item = &[u8]> {
         self.segments.iter().enumerate().map(move |(i, s)| {
             if i == 0 {
-                s.get(self.front_written..).unwrap_or(&[])
+                s.bytes().get(self.front_written..).unwrap_or(&[])
             } else {
-                &s[..]
+                s.bytes()
             }
         })
     }
 
     /// The tail segment to append small frames to.
     pub(crate) fn tail(&mut self) -> &mut Vec<u8> {
-        if self.segments.is_empty() {
+        if self.sealed || !matches!(self.segments.back(), Some(Segment::Owned(_))) {
             let spare = core::mem::take(&mut self.spare);
-            self.segments.push_back(spare);
+            self.segments.push_back(Segment::Owned(spare));
+            self.sealed = false;
         }
-        // Not empty: pushed above if it was.
-        let last = self.segments.len() - 1;
-        &mut self.segments[last]
+        match self.segments.back_mut() {
+            Some(Segment::Owned(tail)) => tail,
+            // Pushed just above.
+            _ => unreachable!("the queue ends in an owned segment"),
+        }
     }
 
     /// Records that `n` bytes were appended to [`tail`](Output::tail).
@@ -70,17 +107,35 @@ impl Output {
 
     /// Queues an owned buffer as a segment of its own.
     pub(crate) fn push_segment(&mut self, seg: Vec<u8>) {
+        self.push(Segment::Owned(seg));
+    }
+
+    /// Queues shared bytes as a segment of their own, by reference.
+    pub(crate) fn push_shared(&mut self, bytes: Bytes) {
+        self.push(Segment::Shared(bytes));
+    }
+
+    fn push(&mut self, seg: Segment) {
         // An empty tail would sit in front of the new segment and hide it from `front()`.
-        if self.segments.back().is_some_and(Vec::is_empty)
+        if self.segments.back().is_some_and(Segment::is_empty)
             && let Some(empty) = self.segments.pop_back()
-            && empty.capacity() > self.spare.capacity()
         {
-            self.spare = empty;
+            self.keep(empty);
         }
-        self.len += seg.len();
+        self.len += seg.bytes().len();
         self.segments.push_back(seg);
-        // Later small frames go after it, in a fresh segment.
-        self.segments.push_back(Vec::new());
+        self.sealed = true;
+    }
+
+    /// Keeps a drained owned buffer for reuse if it is small enough and beats the one kept.
+    fn keep(&mut self, seg: Segment) {
+        if let Segment::Owned(mut buf) = seg
+            && buf.capacity() <= KEEP_CAPACITY
+            && buf.capacity() > self.spare.capacity()
+        {
+            buf.clear();
+            self.spare = buf;
+        }
     }
 
     /// Marks `n` bytes as written, dropping drained segments.
@@ -91,7 +146,7 @@ impl Output {
             let Some(front) = self.segments.front() else {
                 break;
             };
-            let left = front.len() - self.front_written;
+            let left = front.bytes().len() - self.front_written;
             if n < left {
                 self.front_written += n;
                 return;
@@ -101,7 +156,7 @@ impl Output {
         }
         // Skip drained and empty segments so `front()` is non-empty whenever `len > 0`.
         while let Some(front) = self.segments.front() {
-            if front.len() > self.front_written {
+            if front.bytes().len() > self.front_written {
                 break;
             }
             self.pop_front();
@@ -110,18 +165,14 @@ impl Output {
 
     fn pop_front(&mut self) {
         self.front_written = 0;
-        if let Some(mut seg) = self.segments.pop_front()
-            && seg.capacity() <= KEEP_CAPACITY
-            && seg.capacity() > self.spare.capacity()
-        {
-            seg.clear();
-            self.spare = seg;
+        if let Some(seg) = self.segments.pop_front() {
+            self.keep(seg);
         }
     }
 
     /// Bytes held by the queue's buffers, for memory accounting.
     pub(crate) fn capacity(&self) -> usize {
-        self.segments.iter().map(Vec::capacity).sum::<usize>() + self.spare.capacity()
+        self.segments.iter().map(Segment::capacity).sum::<usize>() + self.spare.capacity()
     }
 }
 
@@ -142,10 +193,13 @@ mod tests {
         out.push_segment(vec![b'c'; 5000]);
         out.tail().extend_from_slice(b"de");
         out.appended(2);
-        assert_eq!(out.len(), 5004);
+        out.push_shared(Bytes::from_static(b"fg"));
+        out.tail().extend_from_slice(b"h");
+        out.appended(1);
+        assert_eq!(out.len(), 5007);
         let mut expected = b"ab".to_vec();
         expected.extend(vec![b'c'; 5000]);
-        expected.extend(b"de");
+        expected.extend(b"defgh");
         assert_eq!(drain(&out), expected);
         out.advance(1);
         assert_eq!(out.front(), b"b");
@@ -153,6 +207,10 @@ mod tests {
         assert_eq!(out.front().len(), 4998);
         out.advance(4998);
         assert_eq!(out.front(), b"de");
+        out.advance(3);
+        assert_eq!(out.front(), b"g");
+        out.advance(1);
+        assert_eq!(out.front(), b"h");
         out.advance(10);
         assert!(out.is_empty());
         assert_eq!(out.front(), b"");

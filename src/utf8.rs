@@ -9,6 +9,20 @@
 //! character, goes to `simdutf8` (SIMD; with the `std` feature it picks AVX2 or SSE4.2 at run
 //! time, without it only what the target enables at compile time, else the standard library).
 
+/// Validates a whole text at once, with SIMD for all but short inputs. On failure, returns how
+/// many leading bytes are valid (found by the standard library, on the error path only).
+pub fn validate(data: &[u8]) -> Result<(), usize> {
+    let valid = if data.len() < SIMD_MIN {
+        data.is_ascii() || core::str::from_utf8(data).is_ok()
+    } else {
+        simdutf8::basic::from_utf8(data).is_ok()
+    };
+    if valid {
+        return Ok(());
+    }
+    Err(core::str::from_utf8(data).map_or_else(|e| e.valid_up_to(), |s| s.len()))
+}
+
 /// Incremental UTF-8 validator state: the bytes of an unfinished trailing character.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Utf8Validator {

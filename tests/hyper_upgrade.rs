@@ -34,7 +34,7 @@ async fn hyper_upgrade_round_trip() {
         }
         let big = vec![42u8; 300_000];
         ws.send(Message::binary(big.clone())).await.unwrap();
-        assert_eq!(ws.recv().await.unwrap(), Message::Binary(big));
+        assert_eq!(ws.recv().await.unwrap(), Message::binary(big));
         ws.close(CloseCode::NORMAL, "done").await.unwrap();
         assert!(
             matches!(ws.recv().await.unwrap(), Message::Close(f) if f.code() == CloseCode::NORMAL)

@@ -140,12 +140,12 @@ async fn our_client_tungstenite_server_sizes() {
         for size in SIZES {
             let text = text_of(size);
             ws.send(Message::text(text.clone())).await.unwrap();
-            assert_eq!(ws.recv().await.unwrap(), Message::Text(text), "text {size}");
+            assert_eq!(ws.recv().await.unwrap(), Message::text(text), "text {size}");
             let data = binary_of(size);
             ws.send(Message::binary(data.clone())).await.unwrap();
             assert_eq!(
                 ws.recv().await.unwrap(),
-                Message::Binary(data),
+                Message::binary(data),
                 "binary {size}"
             );
         }
@@ -200,7 +200,7 @@ async fn fragmented_messages_both_ways() {
         ws.close(None).await.unwrap();
         while ws.next().await.is_some() {}
         let (seen, _) = server.await.unwrap();
-        assert_eq!(seen[1], Message::Text(parts.concat()));
+        assert_eq!(seen[1], Message::text(parts.concat()));
 
         // Our client sends fragments to tungstenite.
         let (listener, url) = bind().await;
@@ -222,7 +222,7 @@ async fn fragmented_messages_both_ways() {
         while got.len() < 2 {
             got.push(ws.recv().await.unwrap());
         }
-        assert!(got.contains(&Message::Binary(vec![1, 2, 3, 4, 5])));
+        assert!(got.contains(&Message::binary(vec![1, 2, 3, 4, 5])));
         assert!(
             got.iter()
                 .any(|m| matches!(m, Message::Pong(p) if p.as_bytes() == b"x"))

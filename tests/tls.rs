@@ -83,7 +83,7 @@ async fn wss_round_trip() {
         // Larger than a TLS record, so writes are split across records and partial writes.
         let big: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i % 251) as u8).collect();
         ws.send(Message::binary(big.clone())).await.unwrap();
-        assert_eq!(ws.recv().await.unwrap(), Message::Binary(big));
+        assert_eq!(ws.recv().await.unwrap(), Message::binary(big));
         ws.close(CloseCode::NORMAL, "bye").await.unwrap();
         assert!(
             matches!(ws.recv().await.unwrap(), Message::Close(f) if f.code() == CloseCode::NORMAL)

@@ -52,7 +52,7 @@ async fn recv_is_cancel_safe() {
         let sender = tokio::spawn(async move {
             for i in 0..COUNT {
                 let message = if i % 2 == 0 {
-                    Message::Binary(payload(i))
+                    Message::binary(payload(i))
                 } else {
                     Message::text(format!("message {i} {}", "é".repeat(i % 700)))
                 };
@@ -86,7 +86,7 @@ async fn recv_is_cancel_safe() {
         assert_eq!(received.len(), COUNT);
         for (i, message) in received.into_iter().enumerate() {
             let expected = if i % 2 == 0 {
-                Message::Binary(payload(i))
+                Message::binary(payload(i))
             } else {
                 Message::text(format!("message {i} {}", "é".repeat(i % 700)))
             };

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use wsproto::handshake::Accept;
 use wsproto::io::tokio::WebSocketStream;
 use wsproto::io::{Answer, Message};
-use wsproto::{CloseCode, Config};
+use wsproto::{CloseCode, Config, PreparedFrame};
 
 const PAGE: &str = include_str!("index.html");
 const HISTORY: usize = 50;
@@ -200,7 +200,7 @@ fn config() -> Config {
 
 async fn chat(stream: TcpStream, room: Arc<Room>) -> io::Result<()> {
     let mut ws = WebSocketStream::accept(stream, config(), answer).await?;
-    let (tx, mut rx) = mpsc::channel::<Arc<str>>(CLIENT_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<PreparedFrame>(CLIENT_QUEUE);
     let mut tx = Some(tx);
     let mut member: Option<(u64, String)> = None;
     let mut kicked = false;
@@ -223,8 +223,8 @@ async fn chat(stream: TcpStream, room: Arc<Room>) -> io::Result<()> {
                 Err(_) => break,
             },
             out = rx.recv(), if member.is_some() && !kicked => match out {
-                Some(text) => {
-                    if ws.send(Message::text(&*text)).await.is_err() {
+                Some(frame) => {
+                    if ws.send_prepared(&frame).await.is_err() {
                         break;
                     }
                 }
@@ -247,7 +247,7 @@ fn handle(
     room: &Room,
     text: &str,
     member: &mut Option<(u64, String)>,
-    tx: &mut Option<mpsc::Sender<Arc<str>>>,
+    tx: &mut Option<mpsc::Sender<PreparedFrame>>,
 ) -> Option<Value> {
     let error = |why: &str| Some(json!({"type": "error", "data": why}));
     let Ok(msg) = serde_json::from_str::<Value>(text) else {
@@ -300,16 +300,17 @@ struct RoomState {
 
 struct Member {
     nick: String,
-    tx: mpsc::Sender<Arc<str>>,
+    tx: mpsc::Sender<PreparedFrame>,
 }
 
 impl RoomState {
     /// Sends to everyone; members whose queue is full are dropped (their session then ends
     /// and announces the leave).
     fn broadcast(&mut self, msg: &Value) {
-        let text: Arc<str> = msg.to_string().into();
+        // Framed once; every member's connection queues the same bytes.
+        let frame = PreparedFrame::text(msg.to_string());
         self.members
-            .retain(|_, member| member.tx.try_send(Arc::clone(&text)).is_ok());
+            .retain(|_, member| member.tx.try_send(frame.clone()).is_ok());
     }
 
     fn online(&self) -> usize {
@@ -323,7 +324,7 @@ impl Room {
     }
 
     /// Adds a member under a unique nickname; it gets the history and a welcome first.
-    fn join(&self, wanted: &str, tx: mpsc::Sender<Arc<str>>) -> (u64, String) {
+    fn join(&self, wanted: &str, tx: mpsc::Sender<PreparedFrame>) -> (u64, String) {
         let mut state = self.lock();
         let taken = |nick: &str, state: &RoomState| state.members.values().any(|m| m.nick == nick);
         let mut nick = wanted.to_owned();
@@ -337,13 +338,11 @@ impl Room {
         let history: Vec<Value> = state.history.iter().cloned().collect();
         let online = state.online() + 1;
         // The queue is new and empty: these fit.
-        let _ = tx.try_send(
-            json!({"type": "history", "data": history})
-                .to_string()
-                .into(),
-        );
+        let _ = tx.try_send(PreparedFrame::text(
+            json!({"type": "history", "data": history}).to_string(),
+        ));
         let welcome = json!({"type": "welcome", "data": {"nick": nick, "online": online}});
-        let _ = tx.try_send(welcome.to_string().into());
+        let _ = tx.try_send(PreparedFrame::text(welcome.to_string()));
         state.members.insert(
             id,
             Member {

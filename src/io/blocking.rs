@@ -1,23 +1,30 @@
 //! The blocking adapter: a [`WebSocket`] over any [`Transport`] (`Read + Write`).
 //!
-//! Timers use the transport's read timeout: before each read, the timeout is set to the time
-//! left until [`Connection::poll_timeout`]. [`TcpStream`] and `UnixStream` implement
+//! It runs the same driver as the async adapters (read buffer, output, timers, message
+//! conversion), polled to completion: its transport blocks inside each read instead of
+//! returning `Pending`. Timers use the transport's read timeout: before each read, the timeout
+//! is set to the time left until [`Connection::poll_timeout`]. [`TcpStream`] and `UnixStream` implement
 //! [`Transport`]; for another stream (a TLS stream, a serial port) implement it in a line or two.
 
+use core::task::{Context, Poll, Waker};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant as StdInstant};
-use std::vec::Vec;
 
+use super::driver::private::Io;
+use super::driver::{Driver, Polled};
 use super::{
-    MAX_IOSLICES, Message, ReadBuffer, Step, apply_answer, eof_error, is_contiguous, new_client,
-    new_server, new_upgraded, output_slices, plain_url, queue_message, rejected_error, step,
+    Message, ReadBuffer, apply_answer, new_client, new_server, new_upgraded, plain_url,
+    rejected_error,
 };
 use crate::connection::{Connection, Role, State};
-use crate::error::{Error, SendError};
+use crate::error::Error;
 use crate::event::DataKind;
-use crate::handshake::{Accept, ClientRequest, Request};
+use crate::handshake::{ClientRequest, Request};
+use crate::prepared::PreparedFrame;
 use crate::{CloseCode, Config, Instant};
+
+pub use super::{Answer, io_error, send_error};
 
 /// A byte stream the blocking adapter can drive.
 pub trait Transport: Read + Write {
@@ -60,51 +67,112 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     }
 }
 
-/// A server's answer to an opening request: accept, or reject with an HTTP response.
-#[derive(Debug, Clone)]
-pub enum Answer {
-    /// Accept, choosing a subprotocol and adding headers.
-    Accept(Accept),
-    /// Reject with this status, headers and body.
-    Reject {
-        /// The HTTP status, e.g. 401 or 403.
-        status: u16,
-        /// Extra response headers.
-        headers: Vec<(std::string::String, std::string::String)>,
-        /// The response body.
-        body: Vec<u8>,
-    },
+/// The blocking runtime: a [`Transport`] and the clock.
+#[derive(Debug)]
+pub struct Blocking<S> {
+    stream: S,
+    epoch: StdInstant,
 }
 
-/// Converts a core error into an `io::Error` that keeps it as its source.
-pub fn io_error(e: Error) -> io::Error {
-    let kind = match e {
-        Error::AbnormalClosure => io::ErrorKind::UnexpectedEof,
-        Error::Timeout(_) => io::ErrorKind::TimedOut,
-        Error::Closed => io::ErrorKind::NotConnected,
-        _ => io::ErrorKind::InvalidData,
-    };
-    io::Error::new(kind, e)
+// Nothing is ever pinned: the blocking runtime is never polled through a pin.
+impl<S> Unpin for Blocking<S> {}
+
+impl<S: Transport> Io for Blocking<S> {
+    type Stream = S;
+    const BLOCKING: bool = true;
+
+    fn stream(&self) -> &S {
+        &self.stream
+    }
+
+    fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    fn into_stream(self) -> S {
+        self.stream
+    }
+
+    /// Blocks until bytes arrive or the deadline passes (`Pending`, so the driver runs the
+    /// timers and reads again).
+    fn poll_read(
+        &mut self,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuffer,
+        needed: usize,
+        deadline: Option<Instant>,
+    ) -> Poll<io::Result<usize>> {
+        // A zero timeout means "block" to the OS; wait at least a millisecond.
+        let timeout = deadline.map(|at| (at - self.now()).max(Duration::from_millis(1)));
+        self.stream.set_read_timeout(timeout)?;
+        match self.stream.read(buf.spare(needed)) {
+            Ok(n) => {
+                buf.filled_by(n);
+                Poll::Ready(Ok(n))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) && timeout.is_some() =>
+            {
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_write(&mut self, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(self.stream.write(data))
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        _cx: &mut Context<'_>,
+        data: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(self.stream.write_vectored(data))
+    }
+
+    fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.stream.flush())
+    }
+
+    fn poll_shutdown(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.stream.shutdown())
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_duration(self.epoch.elapsed())
+    }
+
+    fn poll_deadline(&mut self, _cx: &mut Context<'_>, at: Instant) -> Poll<()> {
+        if self.now() >= at {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
-/// Converts a send error into an `io::Error` that keeps it as its source.
-pub fn send_error(e: SendError) -> io::Error {
-    let kind = match e {
-        SendError::NotOpen => io::ErrorKind::NotConnected,
-        SendError::OutputFull => io::ErrorKind::WouldBlock,
-        _ => io::ErrorKind::InvalidInput,
-    };
-    io::Error::new(kind, e)
+/// Polls the driver until it is ready. Nothing in the blocking runtime waits for a wake-up: a
+/// `Pending` means a read timed out at a deadline, so polling again runs the timer.
+fn block<S: Transport, T>(
+    driver: &mut Driver<Blocking<S>>,
+    mut step: impl FnMut(&mut Driver<Blocking<S>>, &mut Context<'_>) -> Poll<T>,
+) -> T {
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(value) = step(driver, &mut cx) {
+            return value;
+        }
+    }
 }
 
 /// A WebSocket over a blocking stream.
 #[derive(Debug)]
 pub struct WebSocket<S> {
-    stream: S,
-    conn: Connection,
-    buf: ReadBuffer,
-    epoch: StdInstant,
-    shut_down: bool,
+    driver: Driver<Blocking<S>>,
 }
 
 /// Connects to a `ws://` URL over TCP and completes the opening handshake.
@@ -125,6 +193,16 @@ pub fn connect(url: &str, config: Config) -> io::Result<(WebSocket<TcpStream>, c
 }
 
 impl<S: Transport> WebSocket<S> {
+    fn new(stream: S, conn: Connection) -> Self {
+        let io = Blocking {
+            stream,
+            epoch: StdInstant::now(),
+        };
+        WebSocket {
+            driver: Driver::new(io, conn),
+        }
+    }
+
     /// Runs the client handshake on `stream`, seeding masking keys from the OS.
     ///
     /// # Errors
@@ -134,22 +212,16 @@ impl<S: Transport> WebSocket<S> {
         request: ClientRequest,
         config: Config,
     ) -> io::Result<(Self, crate::Response)> {
-        let epoch = StdInstant::now();
-        let conn = new_client(config, request)?;
-        let mut ws = WebSocket {
-            stream,
-            conn,
-            buf: ReadBuffer::new(),
-            epoch,
-            shut_down: false,
-        };
+        let mut ws = WebSocket::new(stream, new_client(config, request)?);
         loop {
-            ws.flush()?;
-            let now = ws.now();
-            match step(&mut ws.conn, now, &mut ws.buf).map_err(io_error)? {
-                Step::Connected(response) => return Ok((ws, response)),
-                Step::NeedInput => ws.fill()?,
-                _ => {}
+            match block(&mut ws.driver, Driver::poll_event) {
+                Ok(Polled::Connected(response)) => return Ok((ws, response)),
+                Ok(Polled::End) => return Err(io_error(Error::Closed)),
+                Ok(_) => {}
+                Err(e) => {
+                    ws.finish();
+                    return Err(e);
+                }
             }
         }
     }
@@ -164,33 +236,24 @@ impl<S: Transport> WebSocket<S> {
         config: Config,
         answer: impl FnOnce(&Request) -> Answer,
     ) -> io::Result<Self> {
-        let epoch = StdInstant::now();
-        let conn = new_server(config);
-        let mut ws = WebSocket {
-            stream,
-            conn,
-            buf: ReadBuffer::new(),
-            epoch,
-            shut_down: false,
-        };
+        let mut ws = WebSocket::new(stream, new_server(config));
         let request = loop {
-            let now = ws.now();
-            match step(&mut ws.conn, now, &mut ws.buf) {
-                Ok(Step::Request(request)) => break request,
-                Ok(Step::NeedInput) => ws.fill()?,
+            match block(&mut ws.driver, Driver::poll_event) {
+                Ok(Polled::Request(request)) => break request,
+                Ok(Polled::End) => return Err(io_error(Error::Closed)),
                 Ok(_) => {}
                 Err(e) => {
-                    ws.flush_and_shutdown();
-                    return Err(io_error(e));
+                    ws.finish();
+                    return Err(e);
                 }
             }
         };
-        let now = ws.now();
-        if apply_answer(&mut ws.conn, now, answer(&request))? {
+        let now = ws.driver.now();
+        if apply_answer(&mut ws.driver.conn, now, answer(&request))? {
             ws.flush()?;
             Ok(ws)
         } else {
-            ws.flush_and_shutdown();
+            ws.finish();
             Err(rejected_error())
         }
     }
@@ -200,24 +263,33 @@ impl<S: Transport> WebSocket<S> {
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
     pub fn upgraded(stream: S, role: Role, config: Config) -> io::Result<Self> {
-        let conn = new_upgraded(role, config)?;
-        Ok(WebSocket {
-            stream,
-            conn,
-            buf: ReadBuffer::new(),
-            epoch: StdInstant::now(),
-            shut_down: false,
-        })
+        Ok(WebSocket::new(stream, new_upgraded(role, config)?))
     }
 
     /// The core connection, for its getters.
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        &self.driver.conn
     }
 
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
-        &self.stream
+        self.driver.io.stream()
+    }
+
+    /// The underlying stream, mutably. Reading or writing it directly corrupts the connection.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.driver.io.stream_mut()
+    }
+
+    /// The underlying stream, giving up the connection. Bytes read but not yet processed are
+    /// lost, and queued output is not written: call it once the connection has ended.
+    pub fn into_inner(self) -> S {
+        self.driver.io.into_stream()
+    }
+
+    /// Whether the connection is open for sending.
+    pub fn is_open(&self) -> bool {
+        self.driver.conn.state() == State::Open
     }
 
     /// Receives the next message, ping, pong or close. Pings are answered and the close is
@@ -229,36 +301,25 @@ impl<S: Transport> WebSocket<S> {
     /// sent), `UnexpectedEof` for a transport that ended without a close, `TimedOut`, or
     /// `NotConnected` once the connection has ended.
     pub fn recv(&mut self) -> io::Result<Message> {
-        loop {
-            self.flush()?;
-            if self.conn.wants_transport_close() {
-                self.flush_and_shutdown();
-                return Err(io_error(Error::Closed));
-            }
-            let now = self.now();
-            match step(&mut self.conn, now, &mut self.buf) {
-                Ok(Step::Message(message)) => {
-                    self.flush()?;
-                    return Ok(message);
-                }
-                Ok(Step::NeedInput) => self.fill()?,
-                Ok(_) => {}
-                Err(e) => {
-                    self.flush_and_shutdown();
-                    return Err(io_error(e));
-                }
-            }
-        }
+        block(&mut self.driver, Driver::poll_message)?.ok_or_else(|| io_error(Error::Closed))
     }
 
-    /// Sends a message and flushes it.
+    /// Sends a message and flushes it. Anything that converts into a [`Message`] will do; see
+    /// [`WebSocketStream::send`](super::WebSocketStream::send).
     ///
     /// # Errors
     /// The send error (`NotConnected` after close) or an I/O error.
-    pub fn send(&mut self, message: Message) -> io::Result<()> {
-        let epoch = self.epoch;
-        let now = || Instant::from_duration(epoch.elapsed());
-        queue_message(&mut self.conn, now, message).map_err(send_error)?;
+    pub fn send(&mut self, message: impl Into<Message>) -> io::Result<()> {
+        self.driver.start_send(message.into())?;
+        self.flush()
+    }
+
+    /// Sends a frame prepared once for many connections (see [`PreparedFrame`]) and flushes it.
+    ///
+    /// # Errors
+    /// As [`send`](WebSocket::send).
+    pub fn send_prepared(&mut self, frame: &PreparedFrame) -> io::Result<()> {
+        self.driver.start_send_prepared(frame)?;
         self.flush()
     }
 
@@ -268,9 +329,7 @@ impl<S: Transport> WebSocket<S> {
     /// # Errors
     /// As [`send`](WebSocket::send).
     pub fn send_fragment(&mut self, kind: DataKind, data: &[u8], last: bool) -> io::Result<()> {
-        self.conn
-            .send_fragment(kind, data, last)
-            .map_err(send_error)?;
+        self.driver.send_fragment(kind, data, last)?;
         self.flush()
     }
 
@@ -279,90 +338,21 @@ impl<S: Transport> WebSocket<S> {
     /// # Errors
     /// As [`send`](WebSocket::send).
     pub fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
-        let now = self.now();
-        self.conn.close(now, code, reason).map_err(send_error)?;
+        self.driver.close(code, reason)?;
         self.flush()
     }
 
-    /// Writes all queued output, vectored.
+    /// Writes all queued output, vectored, and flushes the stream.
     ///
     /// # Errors
     /// I/O errors from the stream.
     pub fn flush(&mut self) -> io::Result<()> {
-        while self.conn.transmit_len() > 0 {
-            let n = if is_contiguous(&self.conn) {
-                self.stream.write(self.conn.transmit())?
-            } else {
-                let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
-                let count = output_slices(&self.conn, &mut slices);
-                self.stream.write_vectored(&slices[..count])?
-            };
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            self.conn.advance_transmit(n);
-        }
-        self.stream.flush()
+        block(&mut self.driver, Driver::poll_flush)
     }
 
-    fn now(&self) -> Instant {
-        Instant::from_duration(self.epoch.elapsed())
-    }
-
-    /// Reads more input, waiting at most until the next deadline; acts on timers and EOF.
-    fn fill(&mut self) -> io::Result<()> {
-        let timeout = self.conn.poll_timeout().map(|at| {
-            // A zero timeout means "block" to the OS; wait at least a millisecond.
-            (at - self.now()).max(Duration::from_millis(1))
-        });
-        self.stream.set_read_timeout(timeout)?;
-        // After a large message, go back to a small buffer before waiting.
-        self.buf.shrink_if_empty();
-        let result = self.stream.read(self.buf.spare(self.conn.input_needed()));
-        match result {
-            Ok(0) => {
-                let now = self.now();
-                let eof = eof_error(&mut self.conn, now);
-                self.flush_and_shutdown();
-                Err(io_error(eof))
-            }
-            Ok(n) => {
-                self.buf.filled_by(n);
-                Ok(())
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) && timeout.is_some() =>
-            {
-                let now = self.now();
-                if let Err(e) = self.conn.handle_timeout(now) {
-                    self.flush_and_shutdown();
-                    return Err(io_error(e));
-                }
-                if self.conn.wants_transport_close() {
-                    self.flush_and_shutdown();
-                    return Err(io_error(Error::Closed));
-                }
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn flush_and_shutdown(&mut self) {
-        // Best effort: the peer may already be gone.
-        let _ = self.flush();
-        if !self.shut_down {
-            self.shut_down = true;
-            let _ = self.stream.shutdown();
-        }
-    }
-
-    /// Whether the connection is open for sending.
-    pub fn is_open(&self) -> bool {
-        self.conn.state() == State::Open
+    /// After a handshake failure: writes the queued reply and shuts the transport down.
+    fn finish(&mut self) {
+        let until = self.driver.finish_deadline();
+        block(&mut self.driver, |driver, cx| driver.poll_finish(cx, until));
     }
 }

@@ -80,9 +80,9 @@ fn payload(bytes: &[u8]) -> ControlPayload {
 pub fn script(we_close: bool) -> Vec<(Act, Vec<Message>)> {
     let mut steps = Vec::new();
     for &size in &SIZES {
-        let text = Message::Text(text_of(size));
+        let text = Message::text(text_of(size));
         steps.push((Act::Send(text.clone()), vec![text]));
-        let binary = Message::Binary(binary_of(size));
+        let binary = Message::binary(binary_of(size));
         steps.push((Act::Send(binary.clone()), vec![binary]));
     }
     // Our fragments, one splitting a character, one empty; the peer echoes them whole.
@@ -96,7 +96,7 @@ pub fn script(we_close: bool) -> Vec<(Act, Vec<Message>)> {
     ));
     steps.push((
         Act::Fragments(DataKind::Binary, vec![vec![1, 2], vec![], vec![3]]),
-        vec![Message::Binary(vec![1, 2, 3])],
+        vec![Message::binary(vec![1, 2, 3])],
     ));
     // The peer's fragments.
     steps.push((
@@ -105,7 +105,7 @@ pub fn script(we_close: bool) -> Vec<(Act, Vec<Message>)> {
     ));
     steps.push((
         Act::Send(Message::text("send-binary-fragments")),
-        vec![Message::Binary(binary_of(3000))],
+        vec![Message::binary(binary_of(3000))],
     ));
     // Our ping, answered by the peer; the peer's ping, answered by our adapter.
     steps.push((

@@ -1,0 +1,168 @@
+//! permessage-deflate (RFC 7692) on a connection: the negotiated state, compressed sends, and
+//! inflation of received messages. The whole module exists only with the `deflate` feature.
+
+use alloc::vec::Vec;
+
+use super::send::data_opcode;
+use super::{Connection, Role};
+use crate::config::Delivery;
+use crate::deflate::codec::{Compressor, Decompressor};
+use crate::deflate::{DeflateConfig, DeflateParams};
+use crate::error::{ProtocolError, SendError};
+use crate::event::{Chunk, DataKind, Event, Message, Payload};
+use crate::frame::{self, MAX_HEADER_LEN};
+
+/// permessage-deflate in force on a connection.
+#[derive(Debug)]
+pub(super) struct Deflate {
+    pub(super) params: DeflateParams,
+    /// Settings for our compressor (level, threshold).
+    config: DeflateConfig,
+    /// Created on the first compressed send: a receive-only connection never pays for it.
+    compressor: Option<Compressor>,
+    decompressor: Decompressor,
+}
+
+impl Deflate {
+    fn new(role: Role, params: DeflateParams, config: DeflateConfig) -> Deflate {
+        let (peer_bits, peer_reset) = match role {
+            Role::Client => (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ),
+            Role::Server => (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            ),
+        };
+        Deflate {
+            params,
+            config,
+            compressor: None,
+            decompressor: Decompressor::new(peer_bits, peer_reset),
+        }
+    }
+
+    pub(super) fn compressor(&mut self, role: Role) -> &mut Compressor {
+        let (params, level) = (self.params, self.config.level);
+        self.compressor.get_or_insert_with(|| {
+            let (bits, reset) = match role {
+                Role::Client => (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
+                Role::Server => (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
+            };
+            Compressor::new(level, bits, reset)
+        })
+    }
+}
+
+/// Input bytes of a compressed message inflated per [`Event::Chunk`] in [`Delivery::Chunks`]
+/// mode. DEFLATE expands at most about 1032:1, so a chunk holds at most about 4 MiB.
+pub(super) const INFLATE_INPUT_PIECE: usize = 4096;
+
+/// An upper bound on the compressed size of `len` bytes (stored blocks cost 5 bytes per block;
+/// the smallest windows use 256-symbol blocks), used to check for room before compressing: once
+/// the compressor has seen a message, it must be sent.
+pub(super) fn deflate_bound(len: usize) -> usize {
+    len.saturating_add(len >> 4).saturating_add(64)
+}
+
+impl Connection {
+    /// Turns permessage-deflate on: RSV1 becomes legal on received frames.
+    pub(super) fn enable_deflate(&mut self, params: DeflateParams) {
+        let config = self.config.deflate.clone().unwrap_or_default();
+        self.deflate = Some(Deflate::new(self.role, params, config));
+        self.rules.rsv_allowed = frame::RSV1;
+    }
+
+    /// Inflates a piece of a compressed message's payload as it arrives; the inflated size is
+    /// held to `max_message_size` during inflation, and text is validated after inflation.
+    pub(super) fn on_compressed_data(
+        &mut self,
+        chunk: &[u8],
+        message_done: bool,
+    ) -> Result<Option<Event<'static>>, ProtocolError> {
+        let limit = usize::try_from(self.config.max_message_size).unwrap_or(usize::MAX);
+        let (Some(msg), Some(deflate)) = (self.reader.message.as_mut(), self.deflate.as_mut())
+        else {
+            return Err(ProtocolError::BadCompression);
+        };
+        let inflater = &mut deflate.decompressor;
+        let mut piece = Vec::new();
+        let out = match self.config.delivery {
+            Delivery::Messages => &mut msg.buffer,
+            Delivery::Chunks => &mut piece,
+        };
+        let start = out.len();
+        inflater.decompress(chunk, out, limit)?;
+        if message_done {
+            inflater.finish_message(out, limit)?;
+        }
+        if msg.kind == DataKind::Text {
+            msg.utf8
+                .feed(&out[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            if message_done && !msg.utf8.is_complete() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+        }
+        let kind = msg.kind;
+        let event = match self.config.delivery {
+            Delivery::Messages => {
+                if !message_done {
+                    return Ok(None);
+                }
+                Event::Message(Message {
+                    kind,
+                    payload: Payload::Owned(core::mem::take(&mut msg.buffer)),
+                })
+            }
+            Delivery::Chunks => {
+                if piece.is_empty() && !message_done {
+                    return Ok(None);
+                }
+                let first = !msg.started;
+                msg.started = true;
+                Event::Chunk(Chunk {
+                    kind,
+                    data: Payload::Owned(piece),
+                    first,
+                    last: message_done,
+                })
+            }
+        };
+        if message_done {
+            self.reader.message = None;
+        }
+        Ok(Some(event))
+    }
+
+    /// Whether a whole message of `len` bytes is sent compressed.
+    pub(super) fn should_compress(&self, len: usize) -> bool {
+        self.deflate
+            .as_ref()
+            .is_some_and(|d| len >= d.config.compression_threshold)
+    }
+
+    /// Compresses and queues a whole message, RSV1 set. Room is checked first, against a bound
+    /// on the compressed size: once compressed, the message is in the shared window and must be
+    /// sent.
+    pub(super) fn send_compressed(&mut self, kind: DataKind, data: &[u8]) -> Result<(), SendError> {
+        self.check_room(MAX_HEADER_LEN + deflate_bound(data.len()), false)?;
+        let role = self.role;
+        let Some(deflate) = self.deflate.as_mut() else {
+            return self.queue_frame(data_opcode(kind), true, data, false);
+        };
+        let mut payload = Vec::new();
+        deflate
+            .compressor(role)
+            .compress_message(data, &mut payload);
+        self.queue_frame_rsv(data_opcode(kind), true, frame::RSV1, &payload);
+        Ok(())
+    }
+}

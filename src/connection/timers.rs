@@ -1,0 +1,90 @@
+//! Timers: `handle_timeout`, the handshake, keepalive, pong and close deadlines, and
+//! keepalive pings.
+
+use super::{Connection, Phase, TIMERS, Timer};
+use crate::error::{Error, TimeoutKind};
+use crate::event::ControlPayload;
+use crate::frame::OpCode;
+use crate::time::Instant;
+
+impl Connection {
+    // ---- inputs ----
+
+    /// Acts on expired timers. Calling it early or more than once is harmless.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when the opening handshake, a keepalive pong or the close handshake
+    /// timed out; the transport should then be closed (see
+    /// [`wants_transport_close`](Connection::wants_transport_close)).
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        for timer in TIMERS {
+            let Some(deadline) = self.deadline(timer) else {
+                continue;
+            };
+            if now < deadline {
+                continue;
+            }
+            self.timers[timer as usize] = None;
+            match timer {
+                Timer::Handshake => return self.time_out(TimeoutKind::Handshake),
+                Timer::Pong => return self.time_out(TimeoutKind::Pong),
+                Timer::Close => {
+                    if self.phase == Phase::CloseDone {
+                        // Client: the close handshake is done; the server never closed the
+                        // transport, so we do (RFC 6455 7.1.1).
+                        self.transport_close = true;
+                        return Ok(());
+                    }
+                    return self.time_out(TimeoutKind::Close);
+                }
+                Timer::Keepalive => self.send_keepalive(now),
+            }
+        }
+        Ok(())
+    }
+
+    // ---- internals: timers ----
+
+    fn time_out(&mut self, kind: TimeoutKind) -> Result<(), Error> {
+        self.phase = Phase::Failed;
+        self.transport_close = true;
+        self.timers = [None; 4];
+        Err(Error::Timeout(kind))
+    }
+
+    pub(super) fn arm(&mut self, timer: Timer, at: Option<Instant>) {
+        self.timers[timer as usize] = at;
+    }
+
+    /// A timer's deadline. The keepalive timer stores when it was armed; its deadline moves
+    /// with every byte received, without a store per read.
+    pub(super) fn deadline(&self, timer: Timer) -> Option<Instant> {
+        let at = self.timers[timer as usize]?;
+        match timer {
+            Timer::Keepalive => {
+                if self.keepalive_payload.is_some() {
+                    // A ping is outstanding: the pong timer is in charge.
+                    return None;
+                }
+                let interval = self.config.keepalive_interval?;
+                Some(at.max(self.last_received) + interval)
+            }
+            _ => Some(at),
+        }
+    }
+
+    fn send_keepalive(&mut self, now: Instant) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        self.keepalive_count = self.keepalive_count.wrapping_add(1);
+        let payload = ControlPayload::new(&self.keepalive_count.to_be_bytes())
+            .unwrap_or(ControlPayload::EMPTY);
+        self.queue_frame_unchecked(OpCode::Ping, true, payload.as_bytes());
+        self.arm(Timer::Keepalive, Some(now));
+        if let Some(timeout) = self.config.pong_timeout {
+            self.keepalive_payload = Some(payload);
+            self.arm(Timer::Pong, Some(now + timeout));
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! The one adapter driver: the read buffer, the output, the timers and the message conversion,
+//! shared by the tokio, futures-io and blocking adapters.
+//!
+//! Each adapter is a [`Runtime`]: how to read, write, flush and shut down its stream, what time
+//! it is, and how to wait for a deadline. The driver is written in poll form once; the async
+//! adapters poll it from their futures, and the blocking adapter polls it with a no-op waker,
+//! its transport blocking inside the read (with the read timeout set to the next deadline)
+//! instead of returning `Pending`.
+
+use core::task::{Context, Poll, ready};
+use std::boxed::Box;
+use std::io::{self, IoSlice};
+
+use bytes::Bytes;
+
+use super::{Message, ReadBuffer, io_error, send_error};
+use crate::close::CloseCode;
+use crate::connection::{Connection, State};
+use crate::error::Error;
+use crate::event::{DataKind, Event, Payload};
+use crate::handshake::{Request, Response};
+use crate::prepared::PreparedFrame;
+use crate::text::Utf8Bytes;
+use crate::time::Instant;
+
+/// The default high-water mark: sends wait while at least this many bytes are queued.
+pub const DEFAULT_HIGH_WATER_MARK: usize = 128 << 10;
+
+/// Slices per vectored write: the output queue rarely holds more than a few segments.
+const MAX_IOSLICES: usize = 16;
+
+pub(crate) mod private {
+    use super::*;
+
+    /// What an adapter's runtime provides to the driver. Sealed: see [`Runtime`].
+    pub trait Io: Unpin {
+        /// The byte stream.
+        type Stream;
+        /// Whether reads block instead of returning `Pending` (the blocking adapter).
+        const BLOCKING: bool;
+        fn stream(&self) -> &Self::Stream;
+        fn stream_mut(&mut self) -> &mut Self::Stream;
+        fn into_stream(self) -> Self::Stream;
+        /// Reads into `buf` (with `filled_by`); `Ok(0)` at end of stream. `deadline` is the
+        /// core's next one: a blocking read returns `Pending` once it passes.
+        fn poll_read(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuffer,
+            needed: usize,
+            deadline: Option<Instant>,
+        ) -> Poll<io::Result<usize>>;
+        fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>>;
+        fn poll_write_vectored(
+            &mut self,
+            cx: &mut Context<'_>,
+            data: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>>;
+        fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        /// The time since the connection's epoch.
+        fn now(&self) -> Instant;
+        /// `Ready` once `at` has passed; otherwise arranges a wake-up for it.
+        fn poll_deadline(&mut self, cx: &mut Context<'_>, at: Instant) -> Poll<()>;
+    }
+}
+
+use private::Io;
+
+/// The runtime an adapter stream runs on: [`tokio::Tokio`](super::tokio::Tokio) (feature
+/// `tokio`), [`futures::Futures`](super::futures::Futures) (feature `futures-io`), or the
+/// blocking adapter's. Sealed: the crate's adapters are its only implementations.
+pub trait Runtime: Io {}
+
+impl<T: Io> Runtime for T {}
+
+/// What one step of the driver produced.
+#[derive(Debug)]
+pub(crate) enum Polled {
+    /// Server: the opening request, awaiting `accept` or `reject`.
+    Request(Request),
+    /// Client: the opening handshake completed.
+    Connected(Response),
+    Message(Message),
+    /// The connection is over and the transport shut down.
+    End,
+}
+
+/// Where a data payload the core produced lives, once the event's borrow of the buffer ends.
+enum Located {
+    /// Lent from the read buffer: `offset..offset + len` of the consumed bytes.
+    Lent { offset: usize, len: usize },
+    /// Reassembled (or inflated) by the core: moved, not copied.
+    Owned(Bytes),
+}
+
+/// A connection driven over a runtime's stream. All state lives here, so a dropped future
+/// (a `select!` branch) loses nothing.
+#[derive(Debug)]
+pub(crate) struct Driver<R> {
+    pub(crate) io: R,
+    /// Boxed so the stream and the futures that hold it stay small (a task's future is sized
+    /// for its largest state; the connection is 1.7 KiB).
+    pub(crate) conn: Box<Connection>,
+    buf: ReadBuffer,
+    /// When the last read returned bytes: the time `recv` is given for them, so the clock is
+    /// read once per read rather than once per message.
+    read_at: Instant,
+    /// The deadline the runtime's sleep was last armed at.
+    armed: Option<Instant>,
+    #[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
+    pub(crate) high_water: usize,
+    /// Bytes were written since the stream was last flushed.
+    unflushed: bool,
+    /// The transport was shut down or failed: the connection is over.
+    done: bool,
+}
+
+impl<R: Runtime> Driver<R> {
+    pub(crate) fn new(io: R, conn: Connection) -> Self {
+        Driver {
+            io,
+            conn: Box::new(conn),
+            buf: ReadBuffer::new(),
+            read_at: Instant::ZERO,
+            armed: None,
+            high_water: DEFAULT_HIGH_WATER_MARK,
+            unflushed: false,
+            done: false,
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        self.io.now()
+    }
+
+    /// Writes queued output until at most `target` bytes remain; `target == 0` also flushes
+    /// the stream.
+    pub(crate) fn poll_write_to(
+        &mut self,
+        cx: &mut Context<'_>,
+        target: usize,
+    ) -> Poll<io::Result<()>> {
+        while self.conn.transmit_len() > target {
+            // All output in one piece (small frames share a buffer): a plain write does.
+            let n = if self.conn.transmit().len() == self.conn.transmit_len() {
+                ready!(self.io.poll_write(cx, self.conn.transmit()))?
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_IOSLICES];
+                let mut count = 0;
+                for (slot, chunk) in slices.iter_mut().zip(self.conn.transmit_slices()) {
+                    *slot = IoSlice::new(chunk);
+                    count += 1;
+                }
+                ready!(self.io.poll_write_vectored(cx, &slices[..count]))?
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.conn.advance_transmit(n);
+            self.unflushed = true;
+        }
+        if target == 0 && self.unflushed {
+            ready!(self.io.poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_to(cx, 0)
+    }
+
+    /// Shuts the transport down (once) and marks the connection over.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.done {
+            // Best effort: the peer may already be gone.
+            let _ = ready!(self.io.poll_shutdown(cx));
+            self.done = true;
+        }
+        Poll::Ready(())
+    }
+
+    /// A fatal condition: try once more to write the close frame or HTTP reply the core
+    /// queued, without waiting, then give up on the transport.
+    fn abort(&mut self, cx: &mut Context<'_>) {
+        if self.poll_flush(cx).is_ready() {
+            let _ = self.io.poll_shutdown(cx);
+        }
+        self.done = true;
+    }
+
+    /// A protocol or handshake error: the core queued a close frame or HTTP reply. Start
+    /// writing it; later polls finish writing and shut the transport down.
+    fn abort_soft(&mut self, cx: &mut Context<'_>) {
+        if self.poll_flush(cx).is_ready() && self.conn.wants_transport_close() {
+            let _ = self.poll_shutdown(cx);
+        }
+    }
+
+    /// Arms the runtime's sleep at the core's next deadline; returns it once it has passed.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Option<Instant> {
+        let at = self.conn.poll_timeout()?;
+        self.armed = Some(at);
+        if self.io.poll_deadline(cx, at).is_ready() {
+            self.armed = None;
+            return Some(at);
+        }
+        None
+    }
+
+    /// Whether the sleep is armed at another deadline than the core's (a send moved a timer).
+    #[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
+    pub(crate) fn timer_stale(&self) -> bool {
+        self.armed != self.conn.poll_timeout()
+    }
+
+    /// Drives the connection until the next event the caller sees.
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Polled>> {
+        loop {
+            if self.done {
+                return Poll::Ready(Ok(Polled::End));
+            }
+            // Write what we can; a peer that is not reading must not stop us from reading.
+            let flushed = match self.poll_flush(cx) {
+                Poll::Ready(Ok(())) => true,
+                Poll::Ready(Err(e)) => {
+                    self.done = true;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => false,
+            };
+            if self.conn.wants_transport_close() {
+                ready!(self.poll_shutdown(cx));
+                return Poll::Ready(Ok(Polled::End));
+            }
+            if let Some(at) = self.poll_timer(cx) {
+                // The sleep fired at or after `at`; never report an earlier time.
+                let now = self.now().max(at);
+                if let Err(e) = self.conn.handle_timeout(now) {
+                    self.abort(cx);
+                    return Poll::Ready(Err(io_error(e)));
+                }
+                continue;
+            }
+            if !flushed && self.conn.state() == State::Closed {
+                // Only writing is left; the write or the timer wakes us.
+                return Poll::Pending;
+            }
+            match self.step() {
+                Ok(Step::Polled(polled)) => {
+                    // Start writing a pong or close echo now; whatever is left goes next time.
+                    let _ = self.poll_flush(cx);
+                    return Poll::Ready(Ok(polled));
+                }
+                Ok(Step::Progress) => continue,
+                Ok(Step::NeedInput) => {}
+                Err(Error::Closed) => {
+                    self.abort(cx);
+                    return Poll::Ready(Ok(Polled::End));
+                }
+                Err(e) => {
+                    self.abort_soft(cx);
+                    return Poll::Ready(Err(io_error(e)));
+                }
+            }
+            ready!(self.poll_fill(cx))?;
+        }
+    }
+
+    /// Feeds the buffered input to the core once and turns its event into an owned one. A
+    /// payload lent from the read buffer is split off it, not copied; text keeps the core's
+    /// proof of UTF-8.
+    fn step(&mut self) -> Result<Step, Error> {
+        let base = self.buf.filled_addr();
+        let recv = self.conn.recv(self.read_at, self.buf.filled())?;
+        let consumed = recv.consumed;
+        let (kind, located) = match recv.event {
+            Some(Event::Message(msg)) => {
+                let located = match msg.payload {
+                    Payload::Borrowed(lent) => {
+                        let offset = (lent.as_ptr() as usize).wrapping_sub(base);
+                        if offset
+                            .checked_add(lent.len())
+                            .is_some_and(|end| end <= consumed)
+                        {
+                            Located::Lent {
+                                offset,
+                                len: lent.len(),
+                            }
+                        } else {
+                            // The core lends only from the consumed input; never taken.
+                            Located::Owned(Bytes::copy_from_slice(lent))
+                        }
+                    }
+                    Payload::Owned(vec) => Located::Owned(Bytes::from(vec)),
+                };
+                (msg.kind, located)
+            }
+            other => {
+                let step = match other {
+                    Some(Event::Ping(p)) => Step::Polled(Polled::Message(Message::Ping(p))),
+                    Some(Event::Pong(p)) => Step::Polled(Polled::Message(Message::Pong(p))),
+                    Some(Event::Close(f)) => Step::Polled(Polled::Message(Message::Close(f))),
+                    Some(Event::Request(request)) => Step::Polled(Polled::Request(request)),
+                    Some(Event::Connected(response)) => Step::Polled(Polled::Connected(response)),
+                    // Adapters run with whole-message delivery: no chunks.
+                    Some(Event::Chunk(_)) | Some(Event::Message(_)) => Step::Progress,
+                    None if consumed == 0 => Step::NeedInput,
+                    None => Step::Progress,
+                };
+                self.buf.consume(consumed);
+                return Ok(step);
+            }
+        };
+        let payload = match located {
+            Located::Lent { offset, len } => self.buf.take(consumed).slice(offset..offset + len),
+            Located::Owned(bytes) => {
+                self.buf.consume(consumed);
+                bytes
+            }
+        };
+        let message = match kind {
+            DataKind::Binary => Message::Binary(payload),
+            // The core validated the text as it arrived.
+            DataKind::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+        };
+        Ok(Step::Polled(Polled::Message(message)))
+    }
+
+    /// Polls for the next message; `Ok(None)` once the connection is over.
+    pub(crate) fn poll_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<Message>>> {
+        loop {
+            match ready!(self.poll_event(cx))? {
+                Polled::Message(message) => return Poll::Ready(Ok(Some(message))),
+                Polled::End => return Poll::Ready(Ok(None)),
+                // Handshake events do not come after the handshake.
+                Polled::Request(_) | Polled::Connected(_) => {}
+            }
+        }
+    }
+
+    /// Sink readiness: room below the high-water mark.
+    #[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let high_water = self.high_water;
+        if self.conn.transmit_len() >= high_water {
+            ready!(self.poll_write_to(cx, high_water.saturating_sub(1)))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues `message`. The clock is read only for a close, the one send that arms a timer.
+    pub(crate) fn start_send(&mut self, message: Message) -> io::Result<()> {
+        let conn = &mut self.conn;
+        let sent = match message {
+            Message::Text(text) => conn.send_text_shared(text),
+            Message::Binary(data) => conn.send_binary_shared(data),
+            Message::Ping(p) => conn.ping(p.as_bytes()),
+            Message::Pong(p) => conn.pong(p.as_bytes()),
+            Message::Close(frame) => {
+                let now = self.io.now();
+                conn.close(now, frame.code(), frame.reason())
+            }
+        };
+        sent.map_err(send_error)
+    }
+
+    /// Queues a frame prepared once for many connections.
+    pub(crate) fn start_send_prepared(&mut self, frame: &PreparedFrame) -> io::Result<()> {
+        self.conn.send_prepared(frame).map_err(send_error)
+    }
+
+    pub(crate) fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
+        let now = self.now();
+        self.conn.close(now, code, reason).map_err(send_error)
+    }
+
+    pub(crate) fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        last: bool,
+    ) -> io::Result<()> {
+        self.conn
+            .send_fragment(kind, data, last)
+            .map_err(send_error)
+    }
+
+    /// Sink close: a normal close frame (unless one was sent or the connection ended), flushed.
+    #[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.conn.state() == State::Open {
+            self.close(CloseCode::NORMAL, "")?;
+        }
+        self.poll_flush(cx)
+    }
+
+    /// After a handshake failure: writes the queued reply and shuts the transport down, giving
+    /// up at `until`.
+    pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>, until: Instant) -> Poll<()> {
+        if self.done {
+            return Poll::Ready(());
+        }
+        if self.io.poll_deadline(cx, until).is_ready() {
+            self.done = true;
+            return Poll::Ready(());
+        }
+        // The reply is best effort: the peer may be gone.
+        if self.poll_flush(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.poll_shutdown(cx)
+    }
+
+    /// The deadline for [`poll_finish`](Driver::poll_finish): the close timeout from now.
+    pub(crate) fn finish_deadline(&self) -> Instant {
+        let limit = self
+            .conn
+            .config()
+            .close_timeout
+            .unwrap_or(super::DEFAULT_CLOSE_TIMEOUT);
+        self.now() + limit
+    }
+
+    /// Reads more input, or acts on the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if R::BLOCKING {
+            // After a large message, go back to a small buffer before waiting.
+            self.buf.shrink_if_empty();
+        }
+        let needed = self.conn.input_needed();
+        let deadline = self.conn.poll_timeout();
+        match self.io.poll_read(cx, &mut self.buf, needed, deadline) {
+            Poll::Pending => {
+                // An idle connection keeps no read buffer.
+                self.buf.release_if_empty();
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => {
+                self.done = true;
+                Poll::Ready(Err(e))
+            }
+            Poll::Ready(Ok(0)) => {
+                let now = self.now();
+                if let Err(e) = self.conn.recv_eof(now) {
+                    self.abort(cx);
+                    return Poll::Ready(Err(io_error(e)));
+                }
+                // Clean end: the loop flushes and shuts down.
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Ok(_)) => {
+                self.read_at = self.now();
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+/// What one [`Driver::step`] did.
+enum Step {
+    Polled(Polled),
+    /// Input was used but nothing is reported: step again.
+    Progress,
+    /// The buffered input is used up: read more.
+    NeedInput,
+}

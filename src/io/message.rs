@@ -1,0 +1,136 @@
+//! [`Message`]: what the adapters deliver and accept, as shared bytes.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use crate::close::CloseFrame;
+use crate::event::ControlPayload;
+use crate::text::Utf8Bytes;
+
+/// A message, as the adapters deliver and accept them.
+///
+/// Payloads are [`Bytes`] and [`Utf8Bytes`]: a received message that arrived whole shares the
+/// read buffer (no copy), a reassembled one is moved out of the core, and a clone shares the
+/// bytes, so one message can be sent to many connections. Text is validated once, by the core,
+/// and never again. To send, anything that converts into a `Message` will do:
+///
+/// ```
+/// use bytes::Bytes;
+/// use wsproto::io::Message;
+///
+/// let messages: [Message; 4] = [
+///     "a literal: no allocation".into(),
+///     String::from("a String: its buffer is taken").into(),
+///     vec![1u8, 2, 3].into(),
+///     Bytes::from_static(b"shared bytes").into(),
+/// ];
+/// assert!(messages[0].is_text() && messages[2].is_binary());
+/// assert_eq!(messages[1].as_text(), Some("a String: its buffer is taken"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// A ping from the peer (already answered) or, to send, a ping.
+    Ping(ControlPayload),
+    /// A pong from the peer or, to send, an unsolicited pong.
+    Pong(ControlPayload),
+    /// The peer's close frame (already echoed) or, to send, our close.
+    Close(CloseFrame),
+}
+
+impl Message {
+    /// A text message, from a `String` (uncopied), a `&'static str` or [`Utf8Bytes`].
+    pub fn text(text: impl Into<Utf8Bytes>) -> Message {
+        Message::Text(text.into())
+    }
+
+    /// A binary message, from a `Vec<u8>` (uncopied), [`Bytes`] or a `&'static [u8]`.
+    pub fn binary(data: impl Into<Bytes>) -> Message {
+        Message::Binary(data.into())
+    }
+
+    /// Whether this is a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, Message::Text(_))
+    }
+
+    /// Whether this is a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Message::Binary(_))
+    }
+
+    /// The text of a text message.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(text) => Some(text.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The payload bytes: a data message's, a ping's or pong's, or a close frame's reason.
+    pub fn as_payload(&self) -> &[u8] {
+        match self {
+            Message::Text(text) => text.as_bytes(),
+            Message::Binary(data) => data,
+            Message::Ping(p) | Message::Pong(p) => p.as_bytes(),
+            Message::Close(frame) => frame.reason().as_bytes(),
+        }
+    }
+
+    /// The payload length in bytes (see [`as_payload`](Message::as_payload)).
+    pub fn len(&self) -> usize {
+        self.as_payload().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Utf8Bytes> for Message {
+    fn from(text: Utf8Bytes) -> Message {
+        Message::Text(text)
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Message {
+        Message::Text(text.into())
+    }
+}
+
+impl From<&'static str> for Message {
+    fn from(text: &'static str) -> Message {
+        Message::Text(text.into())
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(data: Bytes) -> Message {
+        Message::Binary(data)
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(data: Vec<u8>) -> Message {
+        Message::Binary(data.into())
+    }
+}
+
+impl From<&'static [u8]> for Message {
+    fn from(data: &'static [u8]) -> Message {
+        Message::Binary(Bytes::from_static(data))
+    }
+}
+
+impl From<CloseFrame> for Message {
+    fn from(frame: CloseFrame) -> Message {
+        Message::Close(frame)
+    }
+}
