@@ -123,6 +123,7 @@ fn feed(
         pending = &pending[take..];
         loop {
             let len = buf.len();
+            let base = buf.as_ptr() as usize;
             match conn.recv(Instant::ZERO, &mut buf) {
                 Ok(recv) => {
                     assert!(recv.consumed <= len, "consumed more than the input");
@@ -133,6 +134,15 @@ fn feed(
                         assert!(needed as u64 <= conn.config().whole_frame_limit);
                     }
                     if let Some(Event::Message(m)) = &recv.event {
+                        // The adapters hand text out as `Utf8Bytes` unchecked, and split a lent
+                        // payload out of the consumed input by address: both must hold.
+                        if m.kind == DataKind::Text {
+                            assert!(core::str::from_utf8(&m.payload).is_ok(), "invalid text");
+                        }
+                        if let crate::Payload::Borrowed(lent) = &m.payload {
+                            let offset = (lent.as_ptr() as usize).wrapping_sub(base);
+                            assert!(offset + lent.len() <= recv.consumed, "lent past consumed");
+                        }
                         messages.push((m.kind, m.payload.as_bytes().to_vec()));
                     }
                     if let Some(Event::Request(_)) = recv.event {

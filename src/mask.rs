@@ -52,6 +52,33 @@ pub fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize)
     extend_masked_two_pass(dst, src, key, offset);
 }
 
+/// Copies below this take `memcpy` whatever their addresses: the stall below costs little there.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+const ALIAS_COPY_MIN: usize = 4096;
+
+/// Appends `src` to `dst`, as `extend_from_slice` does, but immune to where the two buffers
+/// happen to sit.
+///
+/// A `memcpy` whose destination is less than 64 bytes past its source, modulo 4 KiB, can stall
+/// on 4K aliasing (each load waits on a store to the same page offset): measured on this
+/// project's AMD EPYC machine, a 64 KiB `memcpy` ran at 2.6-3.2 GB/s at such offsets against
+/// 55 GB/s at others, while the one-pass masking loop ran at 42-55 GB/s at every offset. Two
+/// adjacent large allocations are exactly such a pair (each starts 16 bytes into its page, and
+/// a frame's payload sits a few header bytes in). So on x86-64 with `std`, a large copy at such
+/// an offset goes through that loop with a zero key; every other copy is a plain `memcpy`.
+pub fn extend_copied(dst: &mut Vec<u8>, src: &[u8]) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if src.len() >= ALIAS_COPY_MIN {
+        dst.reserve(src.len());
+        let to = dst.as_ptr() as usize + dst.len();
+        if to.wrapping_sub(src.as_ptr() as usize) % 4096 < 64 {
+            wide::extend_masked(dst, src, [0; 4]);
+            return;
+        }
+    }
+    dst.extend_from_slice(src);
+}
+
 /// [`extend_masked`] as a copy followed by [`apply_mask`]: the portable version, and the
 /// reference the one-pass copy is tested against.
 pub fn extend_masked_two_pass(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
@@ -222,6 +249,22 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
     use proptest::prelude::*;
+
+    #[test]
+    fn extend_copied_is_a_plain_append_at_every_offset_modulo_4_kib() {
+        let src: Vec<u8> = (0..9000u32).map(|i| (i * 7 + 3) as u8).collect();
+        let mut dst = Vec::with_capacity(src.len() + 8192);
+        let src_at = src.as_ptr() as usize % 4096;
+        for k in (0..80).chain([1000, 4095]) {
+            dst.clear();
+            // Lead with bytes that put the copy's destination `k` past the source.
+            let lead = (k + src_at + 8192 - dst.as_ptr() as usize % 4096) % 4096;
+            dst.resize(lead, 0xee);
+            extend_copied(&mut dst, &src);
+            assert!(dst[..lead].iter().all(|&b| b == 0xee));
+            assert_eq!(&dst[lead..], &src[..], "offset {k}");
+        }
+    }
 
     #[test]
     fn rfc_5_7_masked_hello() {

@@ -362,7 +362,7 @@ impl Connection {
                     })));
                 }
                 reserve_bounded(&mut msg.buffer, chunk.len(), self.config.max_message_size);
-                msg.buffer.extend_from_slice(chunk);
+                crate::mask::extend_copied(&mut msg.buffer, chunk);
                 if !message_done {
                     return Ok(None);
                 }

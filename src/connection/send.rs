@@ -14,7 +14,7 @@ use crate::error::{Error, SendError};
 use crate::event::{ControlPayload, DataKind, MAX_CONTROL_PAYLOAD};
 use crate::frame::{self, FrameHeader, MAX_HEADER_LEN, OpCode};
 use crate::handshake;
-use crate::mask::{apply_mask, extend_masked};
+use crate::mask::{apply_mask, extend_copied, extend_masked};
 use crate::output::OWNED_SEGMENT_MIN;
 use crate::prepared::PreparedFrame;
 use crate::text::Utf8Bytes;
@@ -369,7 +369,7 @@ impl Connection {
         match header.mask {
             // One pass: the payload is masked on its way into the queue.
             Some(key) => extend_masked(buf, payload, key, 0),
-            None => buf.extend_from_slice(payload),
+            None => extend_copied(buf, payload),
         }
         if own {
             self.output.push_segment(segment);
