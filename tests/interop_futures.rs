@@ -333,3 +333,45 @@ fn connect_rejects_bad_urls_and_wss() {
         );
     });
 }
+
+/// The futures adapter splits like the tokio one: a write task and a read task share one
+/// connection (against tungstenite echoing), then the halves reunite.
+#[test]
+fn smol_split_halves_send_and_receive_from_two_tasks() {
+    watchdog("smol split", || {
+        smol::block_on(async {
+            let listener = StdListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let peer = std::thread::spawn(move || {
+                let (stream, _) = listener.accept().unwrap();
+                let ws = tungstenite::WebSocket::from_raw_socket(
+                    stream,
+                    tungstenite::protocol::Role::Server,
+                    None,
+                );
+                interop_peer::tungstenite_peer(ws)
+            });
+            let stream = smol::net::TcpStream::connect(addr).await.unwrap();
+            let ws =
+                WebSocketStream::upgraded(stream, Role::Client, Config::default(), AsyncIoTimer)
+                    .unwrap();
+            let (mut read, mut write) = ws.split();
+            let writer = smol::spawn(async move {
+                for i in 0..200u32 {
+                    write.send(format!("message {i} — 世界")).await.unwrap();
+                }
+                write
+            });
+            for i in 0..200u32 {
+                let got = read.recv().await.unwrap();
+                assert_eq!(got.as_text(), Some(format!("message {i} — 世界").as_str()));
+            }
+            let write = writer.await;
+            let mut ws = read.reunite(write).unwrap();
+            ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+            assert!(matches!(ws.recv().await.unwrap(), Message::Close(_)));
+            assert_eq!(ws.recv().await.unwrap_err().kind(), ErrorKind::NotConnected);
+            check_peer_close(peer.join().unwrap(), true);
+        })
+    });
+}
