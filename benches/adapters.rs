@@ -29,9 +29,7 @@
 //!
 //! Each peer is given its cheapest normal message type: `Bytes`/`Utf8Bytes` payloads cloned per
 //! message for tungstenite, tokio-tungstenite and tokio-websockets, a borrowed payload for
-//! fastwebsockets. wsproto's adapter messages own a `String`/`Vec<u8>` today, so a send builds
-//! one per message (a copy) exactly as a user must; the conversions are the `// PORT:` helpers
-//! below, to be switched to `Utf8Bytes`/`Bytes` with the new message API.
+//! fastwebsockets, and `Utf8Bytes`/`Bytes` cloned per message for wsproto's adapters.
 //!
 //! # Workloads
 //!
@@ -48,8 +46,8 @@
 //!   the same library on one thread: the client sends them all, the server receives and echoes
 //!   each one, the client receives the echoes. Fresh connections each iteration.
 //! - `broadcast_1000`: one chat message of 100 bytes (mostly multi-byte text) sent by a server
-//!   to 1,000 server-role connections, each over its own mock; per connection wsproto clones its
-//!   `Message` (`// PORT:` `send_prepared` later), tungstenite, tokio-tungstenite and
+//!   to 1,000 server-role connections, each over its own mock; per connection wsproto's adapters send
+//!   one `PreparedFrame` built once (`send_prepared`), tungstenite, tokio-tungstenite and
 //!   tokio-websockets clone theirs (a reference-count increment), fastwebsockets builds a frame
 //!   over the borrowed text. Throughput is in messages delivered (1,000 per iteration).
 //! - `limits`: the physical limits at the same four sizes: `memcpy` of N bytes into a
@@ -68,10 +66,13 @@
 //! first poll ([`block_on`] polls with a no-op waker; a tokio runtime context is entered, without
 //! being driven, only so that a timer could be created). The receive workloads cycle over one
 //! buffer of frames; each library pays one copy of those bytes into its own read buffer, which
-//! is what a socket read costs, in the read sizes its own buffer asks for. Writes are counted
-//! and dropped, except in `adapter_echo_100k`, where each side's writes are appended to an
-//! in-memory pipe the other side reads. The send workloads expect exactly the same wire bytes
-//! from every library (one frame per message), which is asserted.
+//! is what a socket read costs, in the read sizes its own buffer asks for. Writes are counted,
+//! copied into one 64 KiB scratch buffer (as a socket write copies into the kernel's buffer, so
+//! a library that writes a payload vectored without copying it pays the same one copy as one
+//! that copies it into its write buffer first) and dropped, except in `adapter_echo_100k`,
+//! where each side's writes are appended to an in-memory pipe the other side reads. The send
+//! workloads expect exactly the same wire bytes from every library (one frame per message),
+//! which is asserted.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -111,34 +112,26 @@ const CHAT_LINE: &str = "小明: 大家好！今天的会议改到下午三点 �
 const MIN_MULTIBYTE_SHARE: f64 = 0.40;
 
 // ---- wsproto's message API: every conversion in one place ----
-//
-// PORT: with `Message::Text(wsproto::Utf8Bytes)` and `Message::Binary(bytes::Bytes)`, and
-// `send(impl Into<Message>)`, only these helpers change.
 
 /// The text a wsproto sender keeps and sends again and again.
-// PORT: `type WsText = wsproto::Utf8Bytes;`
-type WsText = String;
+type WsText = wsproto::Utf8Bytes;
 
-/// Builds the kept text from validated bytes, once, outside the timed loop.
-// PORT: `wsproto::Utf8Bytes::try_from(bytes.clone()).expect("utf8")`
+/// Builds the kept text from bytes, validated once, outside the timed loop.
 fn ws_text_source(bytes: &Bytes) -> WsText {
-    String::from_utf8(bytes.to_vec()).expect("utf8")
+    wsproto::Utf8Bytes::try_from(bytes.clone()).expect("utf8")
 }
 
-/// A text message to send, per send: today a copy of the `String`.
-// PORT: `Message::Text(text.clone())` (a reference-count increment).
+/// A text message to send, per send: a reference-count increment.
 fn ws_text(text: &WsText) -> Message {
-    Message::text(text.clone())
+    Message::Text(text.clone())
 }
 
-/// A binary message to send, per send: today a copy into a `Vec<u8>`.
-// PORT: `Message::Binary(payload.clone())` (a reference-count increment).
+/// A binary message to send, per send: a reference-count increment.
 fn ws_binary(payload: &Bytes) -> Message {
-    Message::binary(payload.to_vec())
+    Message::Binary(payload.clone())
 }
 
 /// The payload length of a received data message, touched through `black_box`.
-// PORT: the variants hold `Utf8Bytes` and `Bytes`; `.len()` is the same.
 fn ws_payload_len(message: &Message) -> usize {
     match message {
         Message::Text(text) => black_box(text.as_str()).len(),
@@ -147,33 +140,39 @@ fn ws_payload_len(message: &Message) -> usize {
     }
 }
 
-/// One connection's broadcast send: today a clone of the `Message` (a copy of its text).
-// PORT: `ws.send_prepared(&prepared)` with a `wsproto::PreparedFrame` built once.
-fn ws_broadcast_message(message: &Message) -> Message {
-    message.clone()
-}
-
 // ---- the in-memory transport ----
 
 /// An in-memory byte pipe between two peers in `adapter_echo_100k`.
 type Pipe = Rc<RefCell<Vec<u8>>>;
 
+/// The bytes a socket write copies into: the kernel's socket buffer.
+const SCRATCH: usize = 64 << 10;
+
+/// Where dropped writes go, shared by the mocks of a workload: a count of the bytes written and
+/// a scratch buffer they are copied into, as a socket write copies them into the kernel.
+struct Sink {
+    bytes: Cell<usize>,
+    scratch: RefCell<Vec<u8>>,
+}
+
+type Counter = Rc<Sink>;
+
 /// An in-memory stream. Reads come from `pipe_in` if set (up to what has been written to it;
 /// past that a read would block), else from `input`, cycling back to its start (it holds whole
 /// frames, so the stream simply repeats; an empty `input` is EOF). Writes are appended to
-/// `pipe_out` if set, and always counted in `written` (shared, so it can be read while a library
-/// owns the mock).
+/// `pipe_out` if set, else copied into the shared scratch buffer and dropped; they are always
+/// counted in `written` (shared, so it can be read while a library owns the mock).
 struct Mock<'a> {
     input: &'a [u8],
     pipe_in: Option<Pipe>,
     pos: usize,
     pipe_out: Option<Pipe>,
-    written: Rc<Cell<usize>>,
+    written: Counter,
 }
 
 impl<'a> Mock<'a> {
     /// A stream that repeats `input` forever and drops (counts) what is written.
-    fn cycling(input: &'a [u8], written: &Rc<Cell<usize>>) -> Self {
+    fn cycling(input: &'a [u8], written: &Counter) -> Self {
         Mock {
             input,
             pipe_in: None,
@@ -184,7 +183,7 @@ impl<'a> Mock<'a> {
     }
 
     /// A stream with nothing to read that drops (counts) what is written.
-    fn sink(written: &Rc<Cell<usize>>) -> Self {
+    fn sink(written: &Counter) -> Self {
         Mock::cycling(&[], written)
     }
 
@@ -195,7 +194,7 @@ impl<'a> Mock<'a> {
             pipe_in: Some(Rc::clone(rx)),
             pos: 0,
             pipe_out: Some(Rc::clone(tx)),
-            written: Rc::new(Cell::new(0)),
+            written: counter(),
         }
     }
 
@@ -226,8 +225,16 @@ impl<'a> Mock<'a> {
     fn write_from(&mut self, buf: &[u8]) -> usize {
         if let Some(pipe) = &self.pipe_out {
             pipe.borrow_mut().extend_from_slice(buf);
+        } else {
+            // One copy per byte written, whoever wrote it: a zero-copy vectored write of a
+            // payload is not free on a real socket either.
+            let mut scratch = self.written.scratch.borrow_mut();
+            for chunk in buf.chunks(SCRATCH) {
+                scratch[..chunk.len()].copy_from_slice(chunk);
+            }
+            black_box(scratch.as_mut_ptr());
         }
-        self.written.set(self.written.get() + buf.len());
+        self.written.bytes.set(self.written.bytes.get() + buf.len());
         buf.len()
     }
 
@@ -314,8 +321,11 @@ fn block_on<F: Future>(future: F) -> F::Output {
     panic!("a future over the in-memory mock did not complete");
 }
 
-fn counter() -> Rc<Cell<usize>> {
-    Rc::new(Cell::new(0))
+fn counter() -> Counter {
+    Rc::new(Sink {
+        bytes: Cell::new(0),
+        scratch: RefCell::new(vec![0; SCRATCH]),
+    })
 }
 
 // ---- inputs ----
@@ -692,7 +702,7 @@ fn bench_receive(c: &mut Criterion, kind: Kind) {
                 (count, bytes)
             })
         });
-        assert_eq!(written.get(), 0, "a receiver wrote something");
+        assert_eq!(written.bytes.get(), 0, "a receiver wrote something");
     }
     group.finish();
 }
@@ -729,20 +739,17 @@ fn bench_send(c: &mut Criterion, kind: Kind, role: Role) {
         let written = counter();
         let sink = || Mock::sink(&written);
         // Each run reports the bytes it wrote.
-        let since = |before: usize| (count, written.get() - before);
+        let since = |before: usize| (count, written.bytes.get() - before);
 
-        // wsproto: one `Message` built per send (PORT helpers).
-        let ws_source = ws_text_source(&payload);
-        let ws_message = || {
-            if text {
-                ws_text(&ws_source)
-            } else {
-                ws_binary(&payload)
-            }
+        // wsproto: one `Message` per send, sharing the kept payload.
+        let ws_source = text.then(|| ws_text_source(&payload));
+        let ws_message = || match &ws_source {
+            Some(text) => ws_text(text),
+            None => ws_binary(&payload),
         };
         let mut ws = ws_tokio(sink(), role);
         bench_checked(&mut group, id("wsproto_tokio", label), expect, || {
-            let before = written.get();
+            let before = written.bytes.get();
             block_on(async {
                 for _ in 0..count {
                     ws.send(ws_message()).await.expect("send");
@@ -753,7 +760,7 @@ fn bench_send(c: &mut Criterion, kind: Kind, role: Role) {
 
         let mut ws = ws_blocking(sink(), role);
         bench_checked(&mut group, id("wsproto_blocking", label), expect, || {
-            let before = written.get();
+            let before = written.bytes.get();
             for _ in 0..count {
                 ws.send(ws_message()).expect("send");
             }
@@ -763,7 +770,7 @@ fn bench_send(c: &mut Criterion, kind: Kind, role: Role) {
         let mut core = Core::new(sink(), role);
         let as_str = std::str::from_utf8(&payload).unwrap_or("");
         bench_checked(&mut group, id("wsproto_core", label), expect, || {
-            let before = written.get();
+            let before = written.bytes.get();
             for _ in 0..count {
                 if text {
                     core.conn.send_text(as_str).expect("send");
@@ -783,7 +790,7 @@ fn bench_send(c: &mut Criterion, kind: Kind, role: Role) {
         };
         let mut ws = tungstenite_ws(sink(), role);
         bench_checked(&mut group, id("tungstenite", label), expect, || {
-            let before = written.get();
+            let before = written.bytes.get();
             for _ in 0..count {
                 ws.send(tung_message()).expect("send");
             }
@@ -792,7 +799,7 @@ fn bench_send(c: &mut Criterion, kind: Kind, role: Role) {
 
         let mut ws = tokio_tungstenite_ws(sink(), role);
         bench_checked(&mut group, id("tokio-tungstenite", label), expect, || {
-            let before = written.get();
+            let before = written.bytes.get();
             block_on(async {
                 for _ in 0..count {
                     ws.send(tung_message()).await.expect("send");
@@ -804,7 +811,7 @@ fn bench_send(c: &mut Criterion, kind: Kind, role: Role) {
         // fastwebsockets: a frame over the borrowed payload (it copies it to mask it).
         let mut ws = fastwebsockets_ws(sink(), role);
         bench_checked(&mut group, id("fastwebsockets", label), expect, || {
-            let before = written.get();
+            let before = written.bytes.get();
             block_on(async {
                 for _ in 0..count {
                     let body = fastwebsockets::Payload::Borrowed(&payload);
@@ -822,7 +829,7 @@ fn bench_send(c: &mut Criterion, kind: Kind, role: Role) {
         // tokio-websockets: its `Payload` over the shared `Bytes`, cloned per message.
         let mut ws = tokio_websockets_ws(sink(), role);
         bench_checked(&mut group, id("tokio-websockets", label), expect, || {
-            let before = written.get();
+            let before = written.bytes.get();
             block_on(async {
                 for _ in 0..count {
                     let msg = if text {
@@ -1047,15 +1054,16 @@ fn broadcast(c: &mut Criterion) {
     let expect = (conns, conns * frame_len(text.len(), false));
     let written = counter();
     let sink = || Mock::sink(&written);
-    let since = |before: usize| (conns, written.get() - before);
+    let since = |before: usize| (conns, written.bytes.get() - before);
 
-    let message = ws_text(&ws_text_source(&text));
+    // Framed once for every connection, as the chat example's fan-out does.
+    let prepared = wsproto::PreparedFrame::text(ws_text_source(&text));
     let mut all: Vec<_> = (0..conns).map(|_| ws_tokio(sink(), Role::Server)).collect();
     bench_checked(&mut group, id("wsproto_tokio", None), expect, || {
-        let before = written.get();
+        let before = written.bytes.get();
         block_on(async {
             for ws in &mut all {
-                ws.send(ws_broadcast_message(&message)).await.expect("send");
+                ws.send_prepared(&prepared).await.expect("send");
             }
         });
         since(before)
@@ -1066,9 +1074,9 @@ fn broadcast(c: &mut Criterion) {
         .map(|_| ws_blocking(sink(), Role::Server))
         .collect();
     bench_checked(&mut group, id("wsproto_blocking", None), expect, || {
-        let before = written.get();
+        let before = written.bytes.get();
         for ws in &mut all {
-            ws.send(ws_broadcast_message(&message)).expect("send");
+            ws.send_prepared(&prepared).expect("send");
         }
         since(before)
     });
@@ -1079,7 +1087,7 @@ fn broadcast(c: &mut Criterion) {
         .map(|_| Core::new(sink(), Role::Server))
         .collect();
     bench_checked(&mut group, id("wsproto_core", None), expect, || {
-        let before = written.get();
+        let before = written.bytes.get();
         for core in &mut all {
             core.conn.send_text(as_str).expect("send");
             core.flush();
@@ -1094,7 +1102,7 @@ fn broadcast(c: &mut Criterion) {
         .map(|_| tungstenite_ws(sink(), Role::Server))
         .collect();
     bench_checked(&mut group, id("tungstenite", None), expect, || {
-        let before = written.get();
+        let before = written.bytes.get();
         for ws in &mut all {
             ws.send(tung_message.clone()).expect("send");
         }
@@ -1106,7 +1114,7 @@ fn broadcast(c: &mut Criterion) {
         .map(|_| tokio_tungstenite_ws(sink(), Role::Server))
         .collect();
     bench_checked(&mut group, id("tokio-tungstenite", None), expect, || {
-        let before = written.get();
+        let before = written.bytes.get();
         block_on(async {
             for ws in &mut all {
                 ws.send(tung_message.clone()).await.expect("send");
@@ -1120,7 +1128,7 @@ fn broadcast(c: &mut Criterion) {
         .map(|_| fastwebsockets_ws(sink(), Role::Server))
         .collect();
     bench_checked(&mut group, id("fastwebsockets", None), expect, || {
-        let before = written.get();
+        let before = written.bytes.get();
         block_on(async {
             for ws in &mut all {
                 let frame = fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(&text));
@@ -1136,7 +1144,7 @@ fn broadcast(c: &mut Criterion) {
         .map(|_| tokio_websockets_ws(sink(), Role::Server))
         .collect();
     bench_checked(&mut group, id("tokio-websockets", None), expect, || {
-        let before = written.get();
+        let before = written.bytes.get();
         block_on(async {
             for ws in &mut all {
                 ws.send(tws_message.clone()).await.expect("send");
@@ -1233,6 +1241,9 @@ fn config() -> Criterion {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
+        // Plotting takes longer than many of the measurements on a small machine; the
+        // estimates (what `summarize_adapters.py` reads) are written either way.
+        .without_plots()
 }
 
 fn main() {

@@ -15,9 +15,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 use tokio::net::TcpStream;
+use wsproto::bytes::Bytes;
 use wsproto::io::Message;
 use wsproto::io::tokio::{WebSocketStream, connect};
-use wsproto::{CloseCode, Config, ControlPayload};
+use wsproto::{CloseCode, Config};
 
 const FIRST_DELAY: Duration = Duration::from_millis(250);
 const MAX_DELAY: Duration = Duration::from_secs(30);
@@ -74,8 +75,8 @@ async fn session(mut ws: WebSocketStream<TcpStream>, lines: &mut Lines<BufReader
             received = ws.recv() => match received {
                 Ok(Message::Text(text)) => println!("< {text}"),
                 Ok(Message::Binary(data)) => println!("< [{} bytes] {data:02x?}", data.len()),
-                Ok(Message::Ping(p)) => println!("< ping {:?}", String::from_utf8_lossy(p.as_bytes())),
-                Ok(Message::Pong(p)) => println!("< pong {:?}", String::from_utf8_lossy(p.as_bytes())),
+                Ok(Message::Ping(p)) => println!("< ping {:?}", String::from_utf8_lossy(&p)),
+                Ok(Message::Pong(p)) => println!("< pong {:?}", String::from_utf8_lossy(&p)),
                 Ok(Message::Close(frame)) => {
                     println!("< close {} {:?}", frame.code().0, frame.reason());
                 }
@@ -110,9 +111,8 @@ async fn command(
     quitting: &mut bool,
 ) -> io::Result<()> {
     if let Some(rest) = line.strip_prefix("/ping") {
-        let payload = ControlPayload::new(rest.trim().as_bytes()).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "ping payload over 125 bytes")
-        })?;
+        // The adapter refuses a payload over 125 bytes (`InvalidInput`).
+        let payload = Bytes::copy_from_slice(rest.trim().as_bytes());
         return ws.send(Message::Ping(payload)).await;
     }
     if let Some(rest) = line.strip_prefix("/close") {

@@ -99,6 +99,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Shared payloads and broadcast
+//!
+//! Besides the borrowing [`Connection::send_text`] and [`Connection::send_binary`], a payload
+//! held in [`bytes::Bytes`] (or in [`Utf8Bytes`], text that carries its proof of UTF-8) can be
+//! sent without a copy: [`Connection::send_binary_shared`] and
+//! [`Connection::send_text_shared`] queue a server's large payload by reference, so it goes out
+//! as the frame header plus those very bytes. A [`PreparedFrame`] is a message framed once for
+//! [`Connection::send_prepared`] on many connections (a chat room's fan-out). The adapters in
+//! `io` (feature `std`) deliver and take `io::Message`s built on the same types: a message that
+//! arrived whole is split off the read buffer, uncopied.
+//!
 //! ## Errors
 //!
 //! Peer violations ([`ProtocolError`], each with its close code), handshake failures

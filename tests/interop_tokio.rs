@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{
     CloseCode as TCloseCode, Data, OpCode,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame as TCloseFrame, Frame};
+use wsproto::bytes::Bytes;
 use wsproto::handshake::Accept;
 use wsproto::io::Message;
 use wsproto::io::tokio::{WebSocketStream, connect};
@@ -209,7 +210,7 @@ async fn fragmented_messages_both_ways() {
         ws.send_fragment(DataKind::Binary, &[1, 2, 3], false)
             .await
             .unwrap();
-        ws.send(Message::Ping(wsproto::ControlPayload::new(b"x").unwrap()))
+        ws.send(Message::Ping(Bytes::from_static(b"x")))
             .await
             .unwrap();
         ws.send_fragment(DataKind::Binary, &[], false)
@@ -225,7 +226,7 @@ async fn fragmented_messages_both_ways() {
         assert!(got.contains(&Message::binary(vec![1, 2, 3, 4, 5])));
         assert!(
             got.iter()
-                .any(|m| matches!(m, Message::Pong(p) if p.as_bytes() == b"x"))
+                .any(|m| matches!(m, Message::Pong(p) if p[..] == b"x"[..]))
         );
         ws.close(CloseCode::NORMAL, "").await.unwrap();
         while ws.recv().await.is_ok() {}
@@ -243,8 +244,8 @@ async fn pings_are_answered_both_ways() {
         let (listener, url) = bind().await;
         let server = tokio::spawn(tung_echo_server(listener));
         let (mut ws, _) = connect(&url, Config::default()).await.unwrap();
-        let payload = wsproto::ControlPayload::new(b"are you there").unwrap();
-        ws.send(Message::Ping(payload)).await.unwrap();
+        let payload = Bytes::from_static(b"are you there");
+        ws.send(Message::Ping(payload.clone())).await.unwrap();
         assert_eq!(ws.recv().await.unwrap(), Message::Pong(payload));
         ws.close(CloseCode::NORMAL, "").await.unwrap();
         while ws.recv().await.is_ok() {}
@@ -264,7 +265,7 @@ async fn pings_are_answered_both_ways() {
         ws.close(None).await.unwrap();
         while ws.next().await.is_some() {}
         let (seen, _) = server.await.unwrap();
-        assert!(matches!(&seen[0], Message::Ping(p) if p.as_bytes() == b"hello?"));
+        assert!(matches!(&seen[0], Message::Ping(p) if p[..] == b"hello?"[..]));
     })
     .await;
 }

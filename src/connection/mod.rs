@@ -331,6 +331,7 @@ impl Connection {
     }
 
     /// Where the connection is in its life.
+    #[inline]
     pub fn state(&self) -> State {
         match self.phase {
             Phase::ClientHandshake | Phase::ServerHandshake | Phase::AwaitingAccept => {
@@ -398,6 +399,7 @@ impl Connection {
     /// the frame's header already passed) and reads on. As always, the unconsumed bytes go back
     /// to `recv` as they are (the part that arrived was already unmasked and validated in
     /// place), with new bytes appended.
+    #[inline]
     pub fn input_needed(&self) -> usize {
         self.input_needed
     }
@@ -434,19 +436,26 @@ impl Connection {
 
     /// Bytes waiting to be written: the backpressure signal. Sends fail with
     /// [`SendError::OutputFull`] rather than let it pass [`Config::max_pending_output`].
+    #[inline]
     pub fn transmit_len(&self) -> usize {
         self.output.len()
     }
 
     /// The next instant at which [`handle_timeout`](Connection::handle_timeout) has work, or
     /// `None` if no timer is armed (then the caller needs no clock at all).
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        // Checked inline first: most connections between messages have no timer armed.
+        if self.timers.iter().all(Option::is_none) {
+            return None;
+        }
         TIMERS.iter().filter_map(|&t| self.deadline(t)).min()
     }
 
     /// Whether the caller should now close the transport: the connection has ended and all
     /// output is written. The server closes first (RFC 6455 7.1.1); a client waits for the
     /// server to, up to [`Config::close_timeout`].
+    #[inline]
     pub fn wants_transport_close(&self) -> bool {
         if !self.output.is_empty() {
             return false;

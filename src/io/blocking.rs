@@ -215,7 +215,7 @@ impl<S: Transport> WebSocket<S> {
         let mut ws = WebSocket::new(stream, new_client(config, request)?);
         loop {
             match block(&mut ws.driver, Driver::poll_event) {
-                Ok(Polled::Connected(response)) => return Ok((ws, response)),
+                Ok(Polled::Connected(response)) => return Ok((ws, *response)),
                 Ok(Polled::End) => return Err(io_error(Error::Closed)),
                 Ok(_) => {}
                 Err(e) => {
@@ -239,7 +239,7 @@ impl<S: Transport> WebSocket<S> {
         let mut ws = WebSocket::new(stream, new_server(config));
         let request = loop {
             match block(&mut ws.driver, Driver::poll_event) {
-                Ok(Polled::Request(request)) => break request,
+                Ok(Polled::Request(request)) => break *request,
                 Ok(Polled::End) => return Err(io_error(Error::Closed)),
                 Ok(_) => {}
                 Err(e) => {

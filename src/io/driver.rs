@@ -77,10 +77,11 @@ impl<T: Io> Runtime for T {}
 /// What one step of the driver produced.
 #[derive(Debug)]
 pub(crate) enum Polled {
-    /// Server: the opening request, awaiting `accept` or `reject`.
-    Request(Request),
+    /// Server: the opening request, awaiting `accept` or `reject`. Boxed, as is the response,
+    /// so that what every message passes through stays the size of a message.
+    Request(Box<Request>),
     /// Client: the opening handshake completed.
-    Connected(Response),
+    Connected(Box<Response>),
     Message(Message),
     /// The connection is over and the transport shut down.
     End,
@@ -167,7 +168,12 @@ impl<R: Runtime> Driver<R> {
         Poll::Ready(Ok(()))
     }
 
+    #[inline]
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The common case between messages: nothing queued, nothing to flush.
+        if !self.unflushed && self.conn.transmit_len() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         self.poll_write_to(cx, 0)
     }
 
@@ -299,11 +305,19 @@ impl<R: Runtime> Driver<R> {
             }
             other => {
                 let step = match other {
-                    Some(Event::Ping(p)) => Step::Polled(Polled::Message(Message::Ping(p))),
-                    Some(Event::Pong(p)) => Step::Polled(Polled::Message(Message::Pong(p))),
-                    Some(Event::Close(f)) => Step::Polled(Polled::Message(Message::Close(f))),
-                    Some(Event::Request(request)) => Step::Polled(Polled::Request(request)),
-                    Some(Event::Connected(response)) => Step::Polled(Polled::Connected(response)),
+                    Some(Event::Ping(p)) => Step::Polled(Polled::Message(Message::Ping(
+                        Bytes::copy_from_slice(p.as_bytes()),
+                    ))),
+                    Some(Event::Pong(p)) => Step::Polled(Polled::Message(Message::Pong(
+                        Bytes::copy_from_slice(p.as_bytes()),
+                    ))),
+                    Some(Event::Close(f)) => Step::Polled(Polled::Message(f.into())),
+                    Some(Event::Request(request)) => {
+                        Step::Polled(Polled::Request(Box::new(request)))
+                    }
+                    Some(Event::Connected(response)) => {
+                        Step::Polled(Polled::Connected(Box::new(response)))
+                    }
                     // Adapters run with whole-message delivery: no chunks.
                     Some(Event::Chunk(_)) | Some(Event::Message(_)) => Step::Progress,
                     None if consumed == 0 => Step::NeedInput,
@@ -314,7 +328,7 @@ impl<R: Runtime> Driver<R> {
             }
         };
         let payload = match located {
-            Located::Lent { offset, len } => self.buf.take(consumed).slice(offset..offset + len),
+            Located::Lent { offset, len } => self.buf.take_range(consumed, offset, len),
             Located::Owned(bytes) => {
                 self.buf.consume(consumed);
                 bytes
@@ -359,8 +373,8 @@ impl<R: Runtime> Driver<R> {
         let sent = match message {
             Message::Text(text) => conn.send_text_shared(text),
             Message::Binary(data) => conn.send_binary_shared(data),
-            Message::Ping(p) => conn.ping(p.as_bytes()),
-            Message::Pong(p) => conn.pong(p.as_bytes()),
+            Message::Ping(p) => conn.ping(&p),
+            Message::Pong(p) => conn.pong(&p),
             Message::Close(frame) => {
                 let now = self.io.now();
                 conn.close(now, frame.code(), frame.reason())

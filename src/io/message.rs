@@ -1,12 +1,12 @@
 //! [`Message`]: what the adapters deliver and accept, as shared bytes.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use bytes::Bytes;
 
-use crate::close::CloseFrame;
-use crate::event::ControlPayload;
+use crate::close::{CloseCode, CloseFrame};
 use crate::text::Utf8Bytes;
 
 /// A message, as the adapters deliver and accept them.
@@ -28,19 +28,24 @@ use crate::text::Utf8Bytes;
 /// ];
 /// assert!(messages[0].is_text() && messages[2].is_binary());
 /// assert_eq!(messages[1].as_text(), Some("a String: its buffer is taken"));
+/// // Moving a message moves 40 bytes, whatever its payload.
+/// assert_eq!(size_of::<Message>(), 40);
 /// ```
+///
+/// A message is small (a control payload is a [`Bytes`] too, and the rare close frame is
+/// boxed), because every message the adapters deliver is moved through a few layers of futures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A text message.
     Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
-    /// A ping from the peer (already answered) or, to send, a ping.
-    Ping(ControlPayload),
-    /// A pong from the peer or, to send, an unsolicited pong.
-    Pong(ControlPayload),
+    /// A ping from the peer (already answered) or, to send, a ping (at most 125 bytes).
+    Ping(Bytes),
+    /// A pong from the peer or, to send, an unsolicited pong (at most 125 bytes).
+    Pong(Bytes),
     /// The peer's close frame (already echoed) or, to send, our close.
-    Close(CloseFrame),
+    Close(Box<CloseFrame>),
 }
 
 impl Message {
@@ -52,6 +57,12 @@ impl Message {
     /// A binary message, from a `Vec<u8>` (uncopied), [`Bytes`] or a `&'static [u8]`.
     pub fn binary(data: impl Into<Bytes>) -> Message {
         Message::Binary(data.into())
+    }
+
+    /// A close frame to send, or `None` if the code may not be sent or the reason is longer
+    /// than [`MAX_CLOSE_REASON`](crate::MAX_CLOSE_REASON) bytes (see [`CloseFrame::new`]).
+    pub fn close(code: CloseCode, reason: &str) -> Option<Message> {
+        CloseFrame::new(code, reason).map(Message::from)
     }
 
     /// Whether this is a text message.
@@ -77,7 +88,7 @@ impl Message {
         match self {
             Message::Text(text) => text.as_bytes(),
             Message::Binary(data) => data,
-            Message::Ping(p) | Message::Pong(p) => p.as_bytes(),
+            Message::Ping(p) | Message::Pong(p) => p,
             Message::Close(frame) => frame.reason().as_bytes(),
         }
     }
@@ -131,6 +142,6 @@ impl From<&'static [u8]> for Message {
 
 impl From<CloseFrame> for Message {
     fn from(frame: CloseFrame) -> Message {
-        Message::Close(frame)
+        Message::Close(Box::new(frame))
     }
 }

@@ -97,6 +97,21 @@ impl ReadBuffer {
         self.data.split_to(n).freeze()
     }
 
+    /// Consumes the first `consumed` unconsumed bytes and hands out `len` of them from `offset`
+    /// on (a payload the core lent), uncopied, with one split of the buffer.
+    pub fn take_range(&mut self, consumed: usize, offset: usize, len: usize) -> Bytes {
+        let consumed = consumed.min(self.pending);
+        let offset = offset.min(consumed);
+        let end = offset + len.min(consumed - offset);
+        let mut taken = self.take(end);
+        // Moving a `Bytes`'s start is pointer arithmetic; the header goes with the handle.
+        bytes::Buf::advance(&mut taken, offset);
+        if consumed > end {
+            self.consume(consumed - end);
+        }
+        taken
+    }
+
     /// Frees the buffer if it holds no unconsumed bytes: call it before waiting for the
     /// transport, so an idle connection holds no read buffer at all.
     pub fn release_if_empty(&mut self) {

@@ -68,7 +68,7 @@ impl<R: Runtime> WebSocketStream<R> {
         loop {
             match poll_fn(|cx| driver.poll_event(cx)).await {
                 Ok(Polled::Connected(response)) => {
-                    return Ok((WebSocketStream { driver }, response));
+                    return Ok((WebSocketStream { driver }, *response));
                 }
                 Ok(Polled::End) => return Err(io_error(Error::Closed)),
                 Ok(_) => {}
@@ -89,7 +89,7 @@ impl<R: Runtime> WebSocketStream<R> {
         let mut driver = Driver::new(io, conn);
         let request = loop {
             match poll_fn(|cx| driver.poll_event(cx)).await {
-                Ok(Polled::Request(request)) => break request,
+                Ok(Polled::Request(request)) => break *request,
                 Ok(Polled::End) => return Err(io_error(Error::Closed)),
                 Ok(_) => {}
                 Err(e) => {

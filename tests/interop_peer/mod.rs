@@ -12,7 +12,7 @@ use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{CloseCode as TCloseCode, Data, OpCode};
 use tungstenite::protocol::{CloseFrame as TCloseFrame, Message as TMessage};
 use wsproto::io::Message;
-use wsproto::{CloseCode, ControlPayload, DataKind};
+use wsproto::{CloseCode, DataKind};
 
 /// Message sizes: empty, the 7-bit and 16-bit length boundaries, 64 KiB, 1 MiB, 16 MiB.
 pub const SIZES: [usize; 7] = [0, 125, 126, 65535, 65536, 1 << 20, 16 << 20];
@@ -71,8 +71,8 @@ pub enum Act {
     Close(CloseCode, &'static str),
 }
 
-fn payload(bytes: &[u8]) -> ControlPayload {
-    ControlPayload::new(bytes).unwrap()
+fn payload(bytes: &[u8]) -> wsproto::bytes::Bytes {
+    wsproto::bytes::Bytes::copy_from_slice(bytes)
 }
 
 /// The conversation: echoes of every size and kind, fragments both ways, pings both ways, and a
@@ -119,16 +119,12 @@ pub fn script(we_close: bool) -> Vec<(Act, Vec<Message>)> {
     if we_close {
         steps.push((
             Act::Close(CloseCode::NORMAL, "bye"),
-            vec![Message::Close(
-                wsproto::CloseFrame::new(CloseCode::NORMAL, "bye").unwrap(),
-            )],
+            vec![Message::close(CloseCode::NORMAL, "bye").unwrap()],
         ));
     } else {
         steps.push((
             Act::Send(Message::text("close-me")),
-            vec![Message::Close(
-                wsproto::CloseFrame::new(CloseCode::NORMAL, "as asked").unwrap(),
-            )],
+            vec![Message::close(CloseCode::NORMAL, "as asked").unwrap()],
         ));
     }
     steps
