@@ -279,11 +279,13 @@ impl<R: Runtime> Driver<R> {
     /// proof of UTF-8.
     fn step(&mut self) -> Result<Step, Error> {
         let base = self.buf.filled_addr();
-        let recv = self.conn.recv(self.read_at, self.buf.filled())?;
+        let mut recv = self.conn.recv(self.read_at, self.buf.filled())?;
         let consumed = recv.consumed;
-        let (kind, located) = match recv.event {
+        // The event is read in place, not moved out: it is sized for the rare inline control
+        // payloads, and copying it per message shows in profiles.
+        let (kind, located) = match &mut recv.event {
             Some(Event::Message(msg)) => {
-                let located = match msg.payload {
+                let located = match &mut msg.payload {
                     Payload::Borrowed(lent) => {
                         let offset = (lent.as_ptr() as usize).wrapping_sub(base);
                         if offset
@@ -299,12 +301,12 @@ impl<R: Runtime> Driver<R> {
                             Located::Owned(Bytes::copy_from_slice(lent))
                         }
                     }
-                    Payload::Owned(vec) => Located::Owned(Bytes::from(vec)),
+                    Payload::Owned(vec) => Located::Owned(Bytes::from(core::mem::take(vec))),
                 };
                 (msg.kind, located)
             }
-            other => {
-                let step = match other {
+            _ => {
+                let step = match recv.event {
                     Some(Event::Ping(p)) => Step::Polled(Polled::Message(Message::Ping(
                         Bytes::copy_from_slice(p.as_bytes()),
                     ))),
