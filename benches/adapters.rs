@@ -200,21 +200,28 @@ impl<'a> Mock<'a> {
 
     /// Copies into `buf`; `None` when a pipe has nothing more yet (the read would block).
     fn read_into(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let n = self.with_next(buf.len(), |chunk| buf[..chunk.len()].copy_from_slice(chunk))?;
+        Some(n)
+    }
+
+    /// Hands `copy` the next at most `max` bytes of input and consumes them; `None` when a pipe
+    /// has nothing more yet (the read would block).
+    fn with_next(&mut self, max: usize, copy: impl FnOnce(&[u8])) -> Option<usize> {
         if let Some(pipe) = &self.pipe_in {
             let data = pipe.borrow();
-            let n = buf.len().min(data.len() - self.pos);
-            if n == 0 && !buf.is_empty() {
+            let n = max.min(data.len() - self.pos);
+            if n == 0 && max > 0 {
                 return None;
             }
-            buf[..n].copy_from_slice(&data[self.pos..self.pos + n]);
+            copy(&data[self.pos..self.pos + n]);
             self.pos += n;
             return Some(n);
         }
         if self.input.is_empty() {
             return Some(0);
         }
-        let n = buf.len().min(self.input.len() - self.pos);
-        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        let n = max.min(self.input.len() - self.pos);
+        copy(&self.input[self.pos..self.pos + n]);
         self.pos += n;
         if self.pos == self.input.len() {
             self.pos = 0;
@@ -271,12 +278,11 @@ impl AsyncRead for Mock<'_> {
         _cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        // As a socket does: the bytes are copied into the unfilled part, initialized or not,
+        // with nothing zeroed first.
         let this = self.get_mut();
-        match this.read_into(buf.initialize_unfilled()) {
-            Some(n) => {
-                buf.advance(n);
-                Poll::Ready(Ok(()))
-            }
+        match this.with_next(buf.remaining(), |chunk| buf.put_slice(chunk)) {
+            Some(_) => Poll::Ready(Ok(())),
             None => Poll::Pending,
         }
     }

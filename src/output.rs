@@ -147,6 +147,10 @@ impl Output {
                 break;
             };
             let left = front.bytes().len() - self.front_written;
+            if left == 0 && self.segments.len() == 1 {
+                // A kept empty tail: nothing more to drain.
+                break;
+            }
             if n < left {
                 self.front_written += n;
                 return;
@@ -154,8 +158,11 @@ impl Output {
             n -= left;
             self.pop_front();
         }
-        // Skip drained and empty segments so `front()` is non-empty whenever `len > 0`.
-        while let Some(front) = self.segments.front() {
+        // Skip drained and empty segments so `front()` is non-empty whenever `len > 0` (once
+        // all is written, a kept empty tail may stay).
+        while self.len > 0
+            && let Some(front) = self.segments.front()
+        {
             if front.bytes().len() > self.front_written {
                 break;
             }
@@ -165,6 +172,17 @@ impl Output {
 
     fn pop_front(&mut self) {
         self.front_written = 0;
+        // The last segment drained, an unsealed small buffer: empty it where it is, so the next
+        // frame is appended to it without a trip through the deque (the common case: one small
+        // frame queued and written at a time).
+        if self.segments.len() == 1
+            && !self.sealed
+            && let Some(Segment::Owned(buf)) = self.segments.front_mut()
+            && buf.capacity() <= KEEP_CAPACITY
+        {
+            buf.clear();
+            return;
+        }
         if let Some(seg) = self.segments.pop_front() {
             self.keep(seg);
         }

@@ -76,12 +76,14 @@ impl Utf8Bytes {
     ///
     /// Only for bytes proven valid: `as_str` relies on it. Debug builds check it again.
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    #[inline]
     pub(crate) fn from_validated(bytes: Bytes) -> Utf8Bytes {
         debug_assert!(core::str::from_utf8(&bytes).is_ok());
         Utf8Bytes(bytes)
     }
 
     /// The text.
+    #[inline]
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor of `Utf8Bytes` either validates its bytes (`try_from`) or
         // takes bytes that are valid UTF-8 by construction (`String`, `&str`, or a text payload
@@ -103,6 +105,7 @@ impl Utf8Bytes {
 
 impl Deref for Utf8Bytes {
     type Target = str;
+    #[inline]
     fn deref(&self) -> &str {
         self.as_str()
     }

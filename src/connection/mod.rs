@@ -408,6 +408,7 @@ impl Connection {
 
     /// The next bytes to write to the transport (empty when there are none). After writing,
     /// report how many went with [`advance_transmit`](Connection::advance_transmit).
+    #[inline]
     pub fn transmit(&self) -> &[u8] {
         self.output.front()
     }

@@ -76,6 +76,7 @@ impl Message {
     }
 
     /// The text of a text message.
+    #[inline]
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Message::Text(text) => Some(text.as_str()),
@@ -84,6 +85,7 @@ impl Message {
     }
 
     /// The payload bytes: a data message's, a ping's or pong's, or a close frame's reason.
+    #[inline]
     pub fn as_payload(&self) -> &[u8] {
         match self {
             Message::Text(text) => text.as_bytes(),
@@ -94,6 +96,7 @@ impl Message {
     }
 
     /// The payload length in bytes (see [`as_payload`](Message::as_payload)).
+    #[inline]
     pub fn len(&self) -> usize {
         self.as_payload().len()
     }

@@ -63,17 +63,20 @@ impl ReadBuffer {
     }
 
     /// The unconsumed bytes: pass them to [`Connection::recv`](crate::Connection::recv).
+    #[inline]
     pub fn filled(&mut self) -> &mut [u8] {
         &mut self.data[..self.pending]
     }
 
     /// Where the unconsumed bytes start in memory: with it, a payload the core lent from
     /// [`filled`](ReadBuffer::filled) is located in the buffer by address.
+    #[inline]
     pub(crate) fn filled_addr(&self) -> usize {
         self.data.as_ptr() as usize
     }
 
     /// Whether every byte read has been consumed.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.pending == 0
     }
@@ -84,6 +87,7 @@ impl ReadBuffer {
     }
 
     /// Marks the first `n` unconsumed bytes as used (`Recv::consumed`).
+    #[inline]
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.pending);
         bytes::Buf::advance(&mut self.data, n);
@@ -91,6 +95,7 @@ impl ReadBuffer {
     }
 
     /// Consumes the first `n` unconsumed bytes and hands them out, uncopied.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Bytes {
         let n = n.min(self.pending);
         self.pending -= n;
@@ -99,6 +104,7 @@ impl ReadBuffer {
 
     /// Consumes the first `consumed` unconsumed bytes and hands out `len` of them from `offset`
     /// on (a payload the core lent), uncopied, with one split of the buffer.
+    #[inline]
     pub fn take_range(&mut self, consumed: usize, offset: usize, len: usize) -> Bytes {
         let consumed = consumed.min(self.pending);
         let offset = offset.min(consumed);
@@ -154,6 +160,7 @@ impl ReadBuffer {
     }
 
     /// Records that a read put `n` bytes into the space last offered.
+    #[inline]
     pub fn filled_by(&mut self, n: usize) {
         self.grow = n > 0 && n == self.offered;
         self.pending = (self.pending + n).min(self.data.len());
