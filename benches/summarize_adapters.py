@@ -3,6 +3,7 @@
 
     python3 benches/summarize_adapters.py            # results under target/criterion
     python3 benches/summarize_adapters.py DIR        # results under DIR/criterion
+    python3 benches/summarize_adapters.py --compact  # the ratio grids of docs/benchmarks.md
 
 Times are criterion's median point estimates; throughput is the bench's own declared
 throughput (payload bytes, or messages for broadcast_1000) divided by that time.
@@ -87,11 +88,45 @@ def best_peer(cells):
     return max(present) if present else (None, None)
 
 
+def compact(results):
+    """Two grids, workload by size: tokio adapter / fastest peer, and tokio adapter / core."""
+    for title, against in [("tokio adapter / fastest peer", None),
+                           ("tokio adapter / wsproto_core", "wsproto_core"),
+                           ("blocking adapter / fastest peer", "blocking")]:
+        print(f"\n{title}:\n")
+        print("| workload | " + " | ".join(SIZES) + " |")
+        print("| --- |" + " --- |" * len(SIZES))
+        for group in SIZED_GROUPS:
+            out = []
+            for size in SIZES:
+                cells = {lib: results.get((group, lib, size)) for lib in LIBRARIES}
+                _, best = best_peer(cells)
+                if against == "wsproto_core":
+                    out.append(ratio(cells["wsproto_tokio"], cells["wsproto_core"]))
+                elif against == "blocking":
+                    out.append(ratio(cells["wsproto_blocking"], cells.get(best)) if best else "-")
+                else:
+                    cell = ratio(cells["wsproto_tokio"], cells.get(best)) if best else "-"
+                    out.append(f"{cell} ({best})" if best else cell)
+            print(f"| {group} | " + " | ".join(out) + " |")
+    for group in SINGLE_GROUPS:
+        cells = {lib: results.get((group, lib, None)) for lib in LIBRARIES}
+        _, best = best_peer(cells)
+        peers = ", ".join(f"{p} {fmt_rate(cells[p])}" for p in PEERS if cells.get(p))
+        print(f"\n{group}: tokio {fmt_rate(cells['wsproto_tokio'])}, blocking "
+              f"{fmt_rate(cells['wsproto_blocking'])}, core {fmt_rate(cells['wsproto_core'])}; "
+              f"{peers}; tokio / {best} {ratio(cells['wsproto_tokio'], cells.get(best))}")
+
+
 def main():
-    base = sys.argv[1] if len(sys.argv) > 1 else "target"
+    args = [a for a in sys.argv[1:] if a != "--compact"]
+    base = args[0] if args else "target"
     results = load(os.path.join(base, "criterion"))
     if not results:
         sys.exit(f"no criterion results under {base}/criterion: run the bench first")
+    if "--compact" in sys.argv[1:]:
+        compact(results)
+        return
 
     header = (["workload", "size"] + LIBRARIES
               + ["tokio / best peer", "best peer", "tokio / core", "blocking / core"]

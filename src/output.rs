@@ -140,6 +140,18 @@ impl Output {
 
     /// Marks `n` bytes as written, dropping drained segments.
     pub(crate) fn advance(&mut self, mut n: usize) {
+        // The common case: one small buffer, all of it written. Empty it where it is.
+        if n >= self.len
+            && self.segments.len() == 1
+            && !self.sealed
+            && let Some(Segment::Owned(buf)) = self.segments.front_mut()
+            && buf.capacity() <= KEEP_CAPACITY
+        {
+            buf.clear();
+            self.len = 0;
+            self.front_written = 0;
+            return;
+        }
         n = n.min(self.len);
         self.len -= n;
         while n > 0 {
