@@ -9,15 +9,12 @@
 //! character, goes to `simdutf8` (SIMD; with the `std` feature it picks AVX2 or SSE4.2 at run
 //! time, without it only what the target enables at compile time, else the standard library).
 
-/// Validates a whole text at once, with SIMD for all but short inputs. On failure, returns how
-/// many leading bytes are valid (found by the standard library, on the error path only).
+/// Validates a whole text at once: the incremental validator fed once (SIMD for the bulk, a
+/// fast path for short ASCII). On failure, returns how many leading bytes are valid (found by
+/// the standard library, on the error path only).
 pub fn validate(data: &[u8]) -> Result<(), usize> {
-    let valid = if data.len() < SIMD_MIN {
-        data.is_ascii() || core::str::from_utf8(data).is_ok()
-    } else {
-        simdutf8::basic::from_utf8(data).is_ok()
-    };
-    if valid {
+    let mut validator = Utf8Validator::new();
+    if validator.feed(data).is_ok() && validator.is_complete() {
         return Ok(());
     }
     Err(core::str::from_utf8(data).map_or_else(|e| e.valid_up_to(), |s| s.len()))
