@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::url::{UrlError, parse_url};
+use super::url::{UrlError, WsUrl, parse_url};
 use super::{
     Header, Headers, accept_key_bytes, find, header_has_token, list, push_header, single, trim_ows,
     valid_header_name, values, whole_head, with_slots,
@@ -22,6 +22,8 @@ pub struct ClientRequest {
     origin: Option<String>,
     subprotocols: Vec<String>,
     headers: Vec<(String, String)>,
+    /// The URL it was made from: where an adapter's `connect` dials.
+    url: Option<WsUrl>,
 }
 
 impl ClientRequest {
@@ -34,6 +36,7 @@ impl ClientRequest {
             origin: None,
             subprotocols: Vec::new(),
             headers: Vec::new(),
+            url: None,
         }
     }
 
@@ -43,7 +46,9 @@ impl ClientRequest {
     /// When the URL is not a valid WebSocket URL (see [`UrlError`]).
     pub fn from_url(url: &str) -> Result<ClientRequest, UrlError> {
         let url = parse_url(url)?;
-        Ok(ClientRequest::new(url.host_header(), url.resource))
+        let mut request = ClientRequest::new(url.host_header(), url.resource.clone());
+        request.url = Some(url);
+        Ok(request)
     }
 
     /// Sets the `Origin` header, as a browser would.
@@ -87,6 +92,13 @@ impl ClientRequest {
     /// The extra headers, in the order added.
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
+    }
+
+    /// The URL the request was made from ([`from_url`](ClientRequest::from_url)), which tells
+    /// an adapter's `connect` the host, port and scheme to dial; `None` for
+    /// [`new`](ClientRequest::new).
+    pub fn url(&self) -> Option<&WsUrl> {
+        self.url.as_ref()
     }
 }
 

@@ -14,17 +14,17 @@ use std::time::{Duration, Instant as StdInstant};
 use super::driver::private::Io;
 use super::driver::{Driver, Polled};
 use super::{
-    Message, ReadBuffer, apply_answer, new_client, new_server, new_upgraded, plain_url,
-    rejected_error,
+    IntoClientRequest, Message, ReadBuffer, WsError, apply_answer, dial_url, new_client,
+    new_server, new_upgraded, no_tls,
 };
 use crate::connection::{Connection, Role, State};
-use crate::error::Error;
+use crate::error::HandshakeError;
 use crate::event::DataKind;
 use crate::handshake::{ClientRequest, Request};
 use crate::prepared::PreparedFrame;
 use crate::{CloseCode, Config, Instant};
 
-pub use super::{Answer, io_error, send_error};
+pub use super::{Answer, Reject};
 
 /// A byte stream the blocking adapter can drive.
 pub trait Transport: Read + Write {
@@ -175,16 +175,24 @@ pub struct WebSocket<S> {
     driver: Driver<Blocking<S>>,
 }
 
-/// Connects to a `ws://` URL over TCP and completes the opening handshake.
+/// Connects to a `ws://` URL (or a [`ClientRequest`] with headers and subprotocols, see
+/// [`IntoClientRequest`]) over TCP and completes the opening handshake.
 ///
 /// # Errors
-/// `InvalidInput` for a bad URL or a `wss://` URL (use [`WebSocket::client`] over your TLS
-/// stream); connection and handshake errors otherwise.
-pub fn connect(url: &str, config: Config) -> io::Result<(WebSocket<TcpStream>, crate::Response)> {
-    let (parsed, request) = plain_url(url)?;
-    let addr = (parsed.host.as_str(), parsed.port)
-        .to_socket_addrs()?
-        .next();
+/// [`WsError::Url`] for a bad URL, [`WsError::Tls`] for `wss://` (this adapter does no TLS:
+/// open the TLS stream yourself, implement [`Transport`] for it, and call
+/// [`WebSocket::client`]); [`WsError::Handshake`] when the server refused or answered wrongly;
+/// [`WsError::Io`] when the connection failed.
+pub fn connect(
+    request: impl IntoClientRequest,
+    config: Config,
+) -> Result<(WebSocket<TcpStream>, crate::Response), WsError> {
+    let request = request.into_client_request()?;
+    let url = dial_url(&request)?;
+    if url.secure {
+        return Err(no_tls());
+    }
+    let addr = (url.host.as_str(), url.port).to_socket_addrs()?.next();
     let addr =
         addr.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host name did not resolve"))?;
     let stream = TcpStream::connect(addr)?;
@@ -206,17 +214,17 @@ impl<S: Transport> WebSocket<S> {
     /// Runs the client handshake on `stream`, seeding masking keys from the OS.
     ///
     /// # Errors
-    /// I/O errors, and the handshake error (as the source of an `InvalidData` error).
+    /// As [`connect`], but for the URL and TLS.
     pub fn client(
         stream: S,
         request: ClientRequest,
         config: Config,
-    ) -> io::Result<(Self, crate::Response)> {
+    ) -> Result<(Self, crate::Response), WsError> {
         let mut ws = WebSocket::new(stream, new_client(config, request)?);
         loop {
             match block(&mut ws.driver, Driver::poll_event) {
                 Ok(Polled::Connected(response)) => return Ok((ws, *response)),
-                Ok(Polled::End) => return Err(io_error(Error::Closed)),
+                Ok(Polled::End) => return Err(WsError::Handshake(HandshakeError::Eof)),
                 Ok(_) => {}
                 Err(e) => {
                     ws.finish();
@@ -226,21 +234,33 @@ impl<S: Transport> WebSocket<S> {
         }
     }
 
-    /// Runs the server handshake on `stream`; `answer` sees the request and accepts or rejects.
+    /// Runs the server handshake on `stream` and accepts any request, with no subprotocol.
     ///
     /// # Errors
-    /// I/O errors; a bad request (after the core's HTTP error reply is written); a rejection
-    /// (`PermissionDenied`, after the response is written).
-    pub fn accept(
+    /// [`WsError::Handshake`] for a bad request (after the HTTP error reply was written),
+    /// [`WsError::Timeout`] when no request arrives within the handshake timeout,
+    /// [`WsError::Io`].
+    pub fn accept(stream: S, config: Config) -> Result<Self, WsError> {
+        Self::accept_with(stream, config, |_| Answer::accept())
+    }
+
+    /// Runs the server handshake on `stream`; `answer` sees the request and accepts or
+    /// rejects. It may block (a database lookup): the handshake timeout keeps running.
+    ///
+    /// # Errors
+    /// As [`accept`](WebSocket::accept), and [`WsError::Rejected`] after a rejection was
+    /// written, [`WsError::UnofferedSubprotocol`] or [`WsError::InvalidAnswer`] for an answer
+    /// the client cannot be given (it gets a 500).
+    pub fn accept_with(
         stream: S,
         config: Config,
         answer: impl FnOnce(&Request) -> Answer,
-    ) -> io::Result<Self> {
+    ) -> Result<Self, WsError> {
         let mut ws = WebSocket::new(stream, new_server(config));
         let request = loop {
             match block(&mut ws.driver, Driver::poll_event) {
                 Ok(Polled::Request(request)) => break *request,
-                Ok(Polled::End) => return Err(io_error(Error::Closed)),
+                Ok(Polled::End) => return Err(WsError::Handshake(HandshakeError::Eof)),
                 Ok(_) => {}
                 Err(e) => {
                     ws.finish();
@@ -249,12 +269,15 @@ impl<S: Transport> WebSocket<S> {
             }
         };
         let now = ws.driver.now();
-        if apply_answer(&mut ws.driver.conn, now, answer(&request))? {
-            ws.flush()?;
-            Ok(ws)
-        } else {
-            ws.finish();
-            Err(rejected_error())
+        match apply_answer(&mut ws.driver.conn, now, answer(&request)) {
+            Ok(()) => {
+                ws.flush()?;
+                Ok(ws)
+            }
+            Err(e) => {
+                ws.finish();
+                Err(e)
+            }
         }
     }
 
@@ -262,7 +285,7 @@ impl<S: Transport> WebSocket<S> {
     ///
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
-    pub fn upgraded(stream: S, role: Role, config: Config) -> io::Result<Self> {
+    pub fn upgraded(stream: S, role: Role, config: Config) -> Result<Self, WsError> {
         Ok(WebSocket::new(stream, new_upgraded(role, config)?))
     }
 
@@ -292,24 +315,23 @@ impl<S: Transport> WebSocket<S> {
         self.driver.conn.state() == State::Open
     }
 
-    /// Receives the next message, ping, pong or close. Pings are answered and the close is
-    /// echoed before they are returned. After a [`Message::Close`], keep calling until it
-    /// returns an error of kind `NotConnected` (the transport is then shut down).
+    /// Receives the next message, ping, pong or close; `Ok(None)` once the connection has
+    /// ended cleanly (and on every call after the end or an error). Pings are answered and the
+    /// close is echoed before they are returned; after a [`Message::Close`], keep calling
+    /// until `Ok(None)` (the transport is then shut down).
     ///
     /// # Errors
-    /// The core's error as the source: `InvalidData` for a protocol error (the close frame was
-    /// sent), `UnexpectedEof` for a transport that ended without a close, `TimedOut`, or
-    /// `NotConnected` once the connection has ended.
-    pub fn recv(&mut self) -> io::Result<Message> {
-        block(&mut self.driver, Driver::poll_message)?.ok_or_else(|| io_error(Error::Closed))
+    /// As [`WebSocketStream::recv`](super::WebSocketStream::recv).
+    pub fn recv(&mut self) -> Result<Option<Message>, WsError> {
+        block(&mut self.driver, Driver::poll_message)
     }
 
     /// Sends a message and flushes it. Anything that converts into a [`Message`] will do; see
     /// [`WebSocketStream::send`](super::WebSocketStream::send).
     ///
     /// # Errors
-    /// The send error (`NotConnected` after close) or an I/O error.
-    pub fn send(&mut self, message: impl Into<Message>) -> io::Result<()> {
+    /// As [`WebSocketStream::send`](super::WebSocketStream::send).
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<(), WsError> {
         self.driver.start_send(message.into())?;
         self.flush()
     }
@@ -318,7 +340,7 @@ impl<S: Transport> WebSocket<S> {
     ///
     /// # Errors
     /// As [`send`](WebSocket::send).
-    pub fn send_prepared(&mut self, frame: &PreparedFrame) -> io::Result<()> {
+    pub fn send_prepared(&mut self, frame: &PreparedFrame) -> Result<(), WsError> {
         self.driver.start_send_prepared(frame)?;
         self.flush()
     }
@@ -328,7 +350,12 @@ impl<S: Transport> WebSocket<S> {
     ///
     /// # Errors
     /// As [`send`](WebSocket::send).
-    pub fn send_fragment(&mut self, kind: DataKind, data: &[u8], last: bool) -> io::Result<()> {
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), WsError> {
         self.driver.send_fragment(kind, data, last)?;
         self.flush()
     }
@@ -337,7 +364,7 @@ impl<S: Transport> WebSocket<S> {
     ///
     /// # Errors
     /// As [`send`](WebSocket::send).
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), WsError> {
         self.driver.close(code, reason)?;
         self.flush()
     }
@@ -345,8 +372,8 @@ impl<S: Transport> WebSocket<S> {
     /// Writes all queued output, vectored, and flushes the stream.
     ///
     /// # Errors
-    /// I/O errors from the stream.
-    pub fn flush(&mut self) -> io::Result<()> {
+    /// [`WsError::Io`] from the stream.
+    pub fn flush(&mut self) -> Result<(), WsError> {
         block(&mut self.driver, Driver::poll_flush)
     }
 

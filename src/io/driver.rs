@@ -13,10 +13,10 @@ use std::io::{self, IoSlice};
 
 use bytes::Bytes;
 
-use super::{Message, ReadBuffer, io_error, send_error};
+use super::{Message, ReadBuffer, WsError, WsResult};
 use crate::close::CloseCode;
 use crate::connection::{Connection, State};
-use crate::error::Error;
+use crate::error::{Error, SendError};
 use crate::event::{DataKind, Event, Payload};
 use crate::handshake::{Request, Response};
 use crate::prepared::PreparedFrame;
@@ -141,7 +141,7 @@ impl<R: Runtime> Driver<R> {
         &mut self,
         cx: &mut Context<'_>,
         target: usize,
-    ) -> Poll<io::Result<()>> {
+    ) -> Poll<WsResult<()>> {
         while self.conn.transmit_len() > target {
             // All output in one piece (small frames share a buffer): a plain write does.
             let n = if self.conn.transmit().len() == self.conn.transmit_len() {
@@ -156,7 +156,7 @@ impl<R: Runtime> Driver<R> {
                 ready!(self.io.poll_write_vectored(cx, &slices[..count]))?
             };
             if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                return Poll::Ready(Err(WsError::Io(io::ErrorKind::WriteZero.into())));
             }
             self.conn.advance_transmit(n);
             self.unflushed = true;
@@ -169,7 +169,7 @@ impl<R: Runtime> Driver<R> {
     }
 
     #[inline]
-    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         // The common case between messages: nothing queued, nothing to flush.
         if !self.unflushed && self.conn.transmit_len() == 0 {
             return Poll::Ready(Ok(()));
@@ -222,7 +222,7 @@ impl<R: Runtime> Driver<R> {
     }
 
     /// Drives the connection until the next event the caller sees.
-    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Polled>> {
+    pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<WsResult<Polled>> {
         loop {
             if self.done {
                 return Poll::Ready(Ok(Polled::End));
@@ -245,7 +245,7 @@ impl<R: Runtime> Driver<R> {
                 let now = self.now().max(at);
                 if let Err(e) = self.conn.handle_timeout(now) {
                     self.abort(cx);
-                    return Poll::Ready(Err(io_error(e)));
+                    return Poll::Ready(Err(self.core_error(e)));
                 }
                 continue;
             }
@@ -267,7 +267,7 @@ impl<R: Runtime> Driver<R> {
                 }
                 Err(e) => {
                     self.abort_soft(cx);
-                    return Poll::Ready(Err(io_error(e)));
+                    return Poll::Ready(Err(self.core_error(e)));
                 }
             }
             ready!(self.poll_fill(cx))?;
@@ -345,10 +345,7 @@ impl<R: Runtime> Driver<R> {
     }
 
     /// Polls for the next message; `Ok(None)` once the connection is over.
-    pub(crate) fn poll_message(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<Option<Message>>> {
+    pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<WsResult<Option<Message>>> {
         loop {
             match ready!(self.poll_event(cx))? {
                 Polled::Message(message) => return Poll::Ready(Ok(Some(message))),
@@ -361,7 +358,7 @@ impl<R: Runtime> Driver<R> {
 
     /// Sink readiness: room below the high-water mark.
     #[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
-    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         let high_water = self.high_water;
         if self.conn.transmit_len() >= high_water {
             ready!(self.poll_write_to(cx, high_water.saturating_sub(1)))?;
@@ -370,7 +367,7 @@ impl<R: Runtime> Driver<R> {
     }
 
     /// Queues `message`. The clock is read only for a close, the one send that arms a timer.
-    pub(crate) fn start_send(&mut self, message: Message) -> io::Result<()> {
+    pub(crate) fn start_send(&mut self, message: Message) -> WsResult<()> {
         let conn = &mut self.conn;
         let sent = match message {
             Message::Text(text) => conn.send_text_shared(text),
@@ -382,17 +379,37 @@ impl<R: Runtime> Driver<R> {
                 conn.close(now, frame.code(), frame.reason())
             }
         };
-        sent.map_err(send_error)
+        sent.map_err(|e| self.send_error(e))
     }
 
     /// Queues a frame prepared once for many connections.
-    pub(crate) fn start_send_prepared(&mut self, frame: &PreparedFrame) -> io::Result<()> {
-        self.conn.send_prepared(frame).map_err(send_error)
+    pub(crate) fn start_send_prepared(&mut self, frame: &PreparedFrame) -> WsResult<()> {
+        self.conn
+            .send_prepared(frame)
+            .map_err(|e| self.send_error(e))
     }
 
-    pub(crate) fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
+    pub(crate) fn close(&mut self, code: CloseCode, reason: &str) -> WsResult<()> {
         let now = self.now();
-        self.conn.close(now, code, reason).map_err(send_error)
+        self.conn
+            .close(now, code, reason)
+            .map_err(|e| self.send_error(e))
+    }
+
+    /// A core error as the adapters report it: the clean end carries the peer's close frame.
+    pub(crate) fn core_error(&self, e: Error) -> WsError {
+        WsError::from_core(e, self.conn.close_received())
+    }
+
+    /// A refused send: after a completed close handshake it is the clean end, with the peer's
+    /// close frame; otherwise the misuse itself.
+    pub(crate) fn send_error(&self, e: SendError) -> WsError {
+        let closed = self.conn.close_sent().is_some() && self.conn.close_received().is_some();
+        if e == SendError::NotOpen && closed {
+            WsError::Closed(self.conn.close_received())
+        } else {
+            WsError::Send(e)
+        }
     }
 
     pub(crate) fn send_fragment(
@@ -400,15 +417,15 @@ impl<R: Runtime> Driver<R> {
         kind: DataKind,
         data: &[u8],
         last: bool,
-    ) -> io::Result<()> {
+    ) -> WsResult<()> {
         self.conn
             .send_fragment(kind, data, last)
-            .map_err(send_error)
+            .map_err(|e| self.send_error(e))
     }
 
     /// Sink close: a normal close frame (unless one was sent or the connection ended), flushed.
     #[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
-    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         if self.conn.state() == State::Open {
             self.close(CloseCode::NORMAL, "")?;
         }
@@ -443,7 +460,7 @@ impl<R: Runtime> Driver<R> {
     }
 
     /// Reads more input, or acts on the end of the stream.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         if R::BLOCKING {
             // After a large message, go back to a small buffer before waiting.
             self.buf.shrink_if_empty();
@@ -459,13 +476,13 @@ impl<R: Runtime> Driver<R> {
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => {
                 self.done = true;
-                Poll::Ready(Err(e))
+                Poll::Ready(Err(WsError::Io(e)))
             }
             Poll::Ready(Ok(0)) => {
                 let now = self.now();
                 if let Err(e) = self.conn.recv_eof(now) {
                     self.abort(cx);
-                    return Poll::Ready(Err(io_error(e)));
+                    return Poll::Ready(Err(self.core_error(e)));
                 }
                 // Clean end: the loop flushes and shuts down.
                 Poll::Ready(Ok(()))

@@ -7,7 +7,7 @@
 //! other runtime's sleep fits the trait in a few lines.
 //!
 //! [`WebSocketStream<S, T>`] is the shared async stream ([`io::WebSocketStream`]) on the
-//! [`Futures`] runtime: its `recv`/`send`, `Stream`/`Sink`, `split` and cancel-safety notes are
+//! [`Futures`] runtime: its `recv`/`send`, `Stream`/`Sink`, `into_split` and cancel-safety notes are
 //! documented there. Receiving drives the connection: it writes automatic replies (pongs, the
 //! close echo), reads, and acts on timers. Keep receiving (or polling the stream) for as long
 //! as the connection lives, even if the application only sends.
@@ -29,12 +29,14 @@ use std::time::Instant as StdInstant;
 use futures_io::{AsyncRead, AsyncWrite};
 
 use super::driver::private::Io;
-use super::{ReadBuffer, new_client, new_server, new_upgraded};
+#[cfg(feature = "async-io")]
+use super::{IntoClientRequest, dial_url};
+use super::{ReadBuffer, WsError, new_client, new_server, new_upgraded};
 use crate::connection::Role;
-use crate::handshake::{ClientRequest, Request};
+use crate::handshake::{Accept, ClientRequest, Request};
 use crate::{Config, Instant};
 
-pub use super::{Answer, io_error, send_error};
+pub use super::{Answer, Reject};
 
 /// A WebSocket over a `futures-io` stream with timer `T`. See [`super::WebSocketStream`].
 pub type WebSocketStream<S, T> = super::WebSocketStream<Futures<S, T>>;
@@ -89,7 +91,8 @@ impl Timer for AsyncIoTimer {
     }
 }
 
-/// Connects to a `ws://` URL over TCP (async-net) and completes the opening handshake, with
+/// Connects to a `ws://` URL (or a [`ClientRequest`] with headers and subprotocols, see
+/// [`IntoClientRequest`]) over TCP (async-net) and completes the opening handshake, with
 /// [`AsyncIoTimer`] for timers.
 ///
 /// ```no_run
@@ -101,28 +104,39 @@ impl Timer for AsyncIoTimer {
 ///     ws.send(Message::text("hello")).await?;
 ///     let reply = ws.recv().await?;
 ///     println!("{reply:?}");
-///     Ok::<(), std::io::Error>(())
+///     Ok::<(), wsproto::io::WsError>(())
 /// })?;
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), wsproto::io::WsError>(())
 /// ```
 ///
 /// # Errors
-/// `InvalidInput` for a bad URL, or for `wss://`: this function does no TLS, so bring your own
-/// TLS stream and call [`WebSocketStream::client`] over it. Connection and handshake errors
-/// otherwise.
+/// [`WsError::Url`] for a bad URL, [`WsError::Tls`] for `wss://`: this function does no TLS,
+/// so open the TLS stream yourself (e.g. futures-rustls) and call [`WebSocketStream::client`]
+/// over it. [`WsError::Handshake`] when the server refused or answered wrongly,
+/// [`WsError::Io`] when the connection failed.
 #[cfg(feature = "async-io")]
 pub async fn connect(
-    url: &str,
+    request: impl IntoClientRequest,
     config: Config,
-) -> io::Result<(
-    WebSocketStream<async_net::TcpStream, AsyncIoTimer>,
-    crate::Response,
-)> {
-    let (parsed, request) = super::plain_url(url)?;
-    let stream = async_net::TcpStream::connect((parsed.host.as_str(), parsed.port)).await?;
+) -> Result<
+    (
+        WebSocketStream<async_net::TcpStream, AsyncIoTimer>,
+        crate::Response,
+    ),
+    WsError,
+> {
+    let request = request.into_client_request()?;
+    let url = dial_url(&request)?;
+    if url.secure {
+        return Err(super::no_tls());
+    }
+    let stream = async_net::TcpStream::connect((url.host.as_str(), url.port)).await?;
     stream.set_nodelay(true)?;
     WebSocketStream::client(stream, request, config, AsyncIoTimer).await
 }
+
+/// A server connection whose request awaits an answer. See [`super::Incoming`].
+pub type Incoming<S, T> = super::Incoming<Futures<S, T>>;
 
 /// The futures-io runtime of a [`WebSocketStream`]: the stream, and a [`Timer`] for the core's
 /// deadlines.
@@ -228,36 +242,61 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> super::WebSocketStream<Futures
     /// Runs the client handshake on `stream`, seeding masking keys from the OS.
     ///
     /// # Errors
-    /// I/O errors, and the handshake error (as the source of an `InvalidData` error).
+    /// As [`connect`], but for the URL and TLS.
     pub async fn client(
         stream: S,
         request: ClientRequest,
         config: Config,
         timer: T,
-    ) -> io::Result<(Self, crate::Response)> {
+    ) -> Result<(Self, crate::Response), WsError> {
         let conn = new_client(config, request)?;
         Self::client_handshake(Futures::new(stream, timer), conn).await
     }
 
-    /// Runs the server handshake on `stream`; `answer` sees the request and accepts or rejects.
+    /// Runs the server handshake on `stream` and accepts any request, with no subprotocol.
     ///
     /// # Errors
-    /// I/O errors; a bad request (after the core's HTTP error reply is written); a rejection
-    /// (`PermissionDenied`, after the response is written).
-    pub async fn accept(
+    /// As [`tokio`'s `accept`](super::WebSocketStream::accept) (feature `tokio`).
+    pub async fn accept(stream: S, config: Config, timer: T) -> Result<Self, WsError> {
+        Self::incoming(stream, config, timer)
+            .await?
+            .accept(Accept::new())
+            .await
+    }
+
+    /// Runs the server handshake on `stream`; `answer` sees the request and accepts or
+    /// rejects. To await something before answering, use [`incoming`](Self::incoming).
+    ///
+    /// # Errors
+    /// As [`accept`](Self::accept), and [`WsError::Rejected`] after a rejection was written,
+    /// [`WsError::UnofferedSubprotocol`] or [`WsError::InvalidAnswer`] for an answer the
+    /// client cannot be given (it gets a 500).
+    pub async fn accept_with(
         stream: S,
         config: Config,
         timer: T,
         answer: impl FnOnce(&Request) -> Answer,
-    ) -> io::Result<Self> {
-        Self::server_handshake(Futures::new(stream, timer), new_server(config), answer).await
+    ) -> Result<Self, WsError> {
+        let incoming = Self::incoming(stream, config, timer).await?;
+        let answer = answer(incoming.request());
+        incoming.answer(answer).await
+    }
+
+    /// Reads the opening request on `stream` and hands it back unanswered: inspect it, await
+    /// what the decision needs, then [`accept`](super::Incoming::accept) or
+    /// [`reject`](super::Incoming::reject).
+    ///
+    /// # Errors
+    /// As [`accept`](Self::accept).
+    pub async fn incoming(stream: S, config: Config, timer: T) -> Result<Incoming<S, T>, WsError> {
+        Self::read_request(Futures::new(stream, timer), new_server(config)).await
     }
 
     /// Wraps a stream whose HTTP upgrade happened elsewhere.
     ///
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
-    pub fn upgraded(stream: S, role: Role, config: Config, timer: T) -> io::Result<Self> {
+    pub fn upgraded(stream: S, role: Role, config: Config, timer: T) -> Result<Self, WsError> {
         let conn = new_upgraded(role, config)?;
         Ok(Self::from_parts(Futures::new(stream, timer), conn))
     }

@@ -28,19 +28,20 @@
 //! surface: `recv`/`poll_recv`, `send`, `send_prepared`, `Stream`/`Sink`, `split`,
 //! `get_ref`/`get_mut`/`into_inner`, and the same high-water mark.
 
+use alloc::string::String;
 use alloc::string::ToString;
-use alloc::vec::Vec;
 use core::time::Duration;
 use std::io;
 
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::entropy::Seed;
-use crate::error::{Error, SendError};
-use crate::handshake::{Accept, ClientRequest, WsUrl, parse_url};
+use crate::handshake::{ClientRequest, WsUrl};
 
+mod answer;
 pub mod blocking;
 mod driver;
+mod error;
 #[cfg(feature = "futures-io")]
 pub mod futures;
 mod message;
@@ -50,15 +51,23 @@ mod split;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 mod stream;
 #[cfg(feature = "tokio")]
+mod tls;
+#[cfg(feature = "tokio")]
 pub mod tokio;
 
+pub(crate) use answer::apply_answer;
+pub use answer::{Answer, Reject};
 pub use driver::{DEFAULT_HIGH_WATER_MARK, Runtime};
+pub use error::WsError;
 pub use message::Message;
 pub use read_buffer::ReadBuffer;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
-pub use stream::WebSocketStream;
+pub use stream::{Incoming, WebSocketStream};
+
+/// What the adapters return.
+pub(crate) type WsResult<T> = Result<T, WsError>;
 
 /// The opening-handshake timeout the adapters use unless the config sets one.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,43 +77,6 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_READ_BUFFER: usize = 4 << 10;
 /// The largest the read buffer grows while reads keep filling it.
 pub const MAX_READ_BUFFER: usize = 256 << 10;
-
-/// A server's answer to an opening request: accept, or reject with an HTTP response.
-#[derive(Debug, Clone)]
-pub enum Answer {
-    /// Accept, choosing a subprotocol and adding headers.
-    Accept(Accept),
-    /// Reject with this status, headers and body.
-    Reject {
-        /// The HTTP status, e.g. 401 or 403.
-        status: u16,
-        /// Extra response headers.
-        headers: Vec<(std::string::String, std::string::String)>,
-        /// The response body.
-        body: Vec<u8>,
-    },
-}
-
-/// Converts a core error into an `io::Error` that keeps it as its source.
-pub fn io_error(e: Error) -> io::Error {
-    let kind = match e {
-        Error::AbnormalClosure => io::ErrorKind::UnexpectedEof,
-        Error::Timeout(_) => io::ErrorKind::TimedOut,
-        Error::Closed => io::ErrorKind::NotConnected,
-        _ => io::ErrorKind::InvalidData,
-    };
-    io::Error::new(kind, e)
-}
-
-/// Converts a send error into an `io::Error` that keeps it as its source.
-pub fn send_error(e: SendError) -> io::Error {
-    let kind = match e {
-        SendError::NotOpen => io::ErrorKind::NotConnected,
-        SendError::OutputFull => io::ErrorKind::WouldBlock,
-        _ => io::ErrorKind::InvalidInput,
-    };
-    io::Error::new(kind, e)
-}
 
 /// The config an adapter runs with: the caller's, with the adapter's default timers filled in.
 pub(crate) fn adapter_config(mut config: Config) -> Config {
@@ -122,20 +94,19 @@ pub(crate) fn adapter_config(mut config: Config) -> Config {
 }
 
 /// A fresh seed for a client's masking keys, from the OS.
-fn os_seed() -> io::Result<Seed> {
-    Seed::from_os().map_err(|e| io::Error::other(e.to_string()))
+fn os_seed() -> WsResult<Seed> {
+    Seed::from_os().map_err(|e| WsError::Io(io::Error::other(e.to_string())))
 }
 
 /// The core connection an adapter's `client` drives: the adapter's config, a seed from the OS,
 /// and the adapter's clock, which starts at zero.
-pub(crate) fn new_client(config: Config, request: ClientRequest) -> io::Result<Connection> {
-    Connection::client(
+pub(crate) fn new_client(config: Config, request: ClientRequest) -> WsResult<Connection> {
+    Ok(Connection::client(
         adapter_config(config),
         request,
         os_seed()?,
         crate::Instant::ZERO,
-    )
-    .map_err(send_error)
+    )?)
 }
 
 /// The core connection an adapter's `accept` drives.
@@ -144,7 +115,7 @@ pub(crate) fn new_server(config: Config) -> Connection {
 }
 
 /// The core connection an adapter's `upgraded` drives.
-pub(crate) fn new_upgraded(role: crate::Role, config: Config) -> io::Result<Connection> {
+pub(crate) fn new_upgraded(role: crate::Role, config: Config) -> WsResult<Connection> {
     Ok(Connection::upgraded(
         role,
         adapter_config(config),
@@ -153,52 +124,72 @@ pub(crate) fn new_upgraded(role: crate::Role, config: Config) -> io::Result<Conn
     ))
 }
 
-/// Hands the application's [`Answer`] to the core: `Ok(true)` if the connection is now open,
-/// `Ok(false)` if the rejection is queued (write it out, shut down, then report
-/// [`rejected_error`]).
-pub(crate) fn apply_answer(
-    conn: &mut Connection,
-    now: crate::Instant,
-    answer: Answer,
-) -> io::Result<bool> {
-    match answer {
-        Answer::Accept(accept) => {
-            conn.accept(now, &accept).map_err(send_error)?;
-            Ok(true)
+/// What `connect` takes: a URL (`&str`, `String`) or a [`ClientRequest`] made with
+/// [`ClientRequest::from_url`], which carries headers (`Authorization`, `Cookie`), an `Origin`
+/// and the subprotocols to offer.
+///
+/// ```
+/// use wsproto::ClientRequest;
+/// use wsproto::io::IntoClientRequest;
+///
+/// let request = ClientRequest::from_url("wss://example.com/chat?room=1")?
+///     .header("Authorization", "Bearer abc")
+///     .origin("https://example.com")
+///     .subprotocol("chat.v2");
+/// let request = request.into_client_request()?;
+/// assert_eq!(request.url().map(|url| url.port), Some(443));
+/// # Ok::<(), wsproto::io::WsError>(())
+/// ```
+pub trait IntoClientRequest {
+    /// The request, with the URL to dial.
+    ///
+    /// # Errors
+    /// [`WsError::Url`] for an invalid URL, or for a [`ClientRequest`] made with
+    /// [`ClientRequest::new`], which has no URL to dial.
+    fn into_client_request(self) -> WsResult<ClientRequest>;
+}
+
+impl IntoClientRequest for ClientRequest {
+    fn into_client_request(self) -> WsResult<ClientRequest> {
+        if self.url().is_none() {
+            // Made with `new`: a Host header, but nothing to dial.
+            return Err(WsError::Url(crate::handshake::UrlError::MissingHost));
         }
-        Answer::Reject {
-            status,
-            headers,
-            body,
-        } => {
-            let headers: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            conn.reject(status, &headers, &body).map_err(send_error)?;
-            Ok(false)
-        }
+        Ok(self)
     }
 }
 
-/// The error `accept` returns after the application rejected the request.
-pub(crate) fn rejected_error() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::PermissionDenied,
-        "handshake rejected by the application",
+impl IntoClientRequest for &str {
+    fn into_client_request(self) -> WsResult<ClientRequest> {
+        Ok(ClientRequest::from_url(self)?)
+    }
+}
+
+impl IntoClientRequest for &String {
+    fn into_client_request(self) -> WsResult<ClientRequest> {
+        self.as_str().into_client_request()
+    }
+}
+
+impl IntoClientRequest for String {
+    fn into_client_request(self) -> WsResult<ClientRequest> {
+        self.as_str().into_client_request()
+    }
+}
+
+/// The URL a `connect` dials.
+pub(crate) fn dial_url(request: &ClientRequest) -> WsResult<&WsUrl> {
+    request
+        .url()
+        .ok_or(WsError::Url(crate::handshake::UrlError::MissingHost))
+}
+
+/// The error a plain-TCP `connect` returns for `wss://`.
+pub(crate) fn no_tls() -> WsError {
+    WsError::Tls(
+        "wss:// needs TLS: enable one of the features rustls-tls-webpki-roots, \
+         rustls-tls-native-roots or native-tls (tokio), or open the TLS stream yourself and \
+         call the adapter's `client` over it"
+            .into(),
     )
-}
-
-/// Parses a URL for a plain-TCP `connect`: `InvalidInput` for a bad URL or for `wss://`.
-pub(crate) fn plain_url(url: &str) -> io::Result<(WsUrl, ClientRequest)> {
-    let parsed = parse_url(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    if parsed.secure {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "wss:// needs TLS, which connect does not do: bring your own TLS stream and call \
-             the adapter's `client` over it",
-        ));
-    }
-    let request = ClientRequest::new(parsed.host_header(), parsed.resource.clone());
-    Ok((parsed, request))
 }

@@ -3,7 +3,6 @@
 use core::future::poll_fn;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
-use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Wake;
 
@@ -12,10 +11,9 @@ use futures_sink::Sink;
 
 use super::driver::{Driver, Runtime};
 use super::stream::WebSocketStream;
-use super::{Message, io_error};
+use super::{Message, WsResult};
 use crate::close::CloseCode;
 use crate::connection::State;
-use crate::error::Error;
 use crate::event::DataKind;
 use crate::prepared::PreparedFrame;
 
@@ -162,7 +160,7 @@ impl<S: Runtime> Shared<S> {
 ///   and ends. A close or send that arms or moves a timer wakes the read half so its sleep is
 ///   re-armed.
 /// - Once the read half has seen the peer's close, sends from the write half fail with
-///   `NotConnected`.
+///   [`WsError::Closed`](super::WsError::Closed), with the peer's close frame.
 ///
 /// [`ReadHalf::reunite`] puts the halves back together.
 #[derive(Debug)]
@@ -193,13 +191,12 @@ impl<S: Runtime> ReadHalf<S> {
     ///
     /// # Errors
     /// As [`WebSocketStream::recv`].
-    pub async fn recv(&mut self) -> io::Result<Message> {
-        let message = poll_fn(|cx| {
+    pub async fn recv(&mut self) -> WsResult<Option<Message>> {
+        poll_fn(|cx| {
             self.shared
                 .poll_with(Side::Read, cx, |inner, cx| inner.poll_message(cx))
         })
-        .await?;
-        message.ok_or_else(|| io_error(Error::Closed))
+        .await
     }
 
     /// Whether the connection is open for sending.
@@ -235,7 +232,7 @@ impl<S: Runtime> ReadHalf<S> {
 }
 
 impl<S: Runtime> Stream for ReadHalf<S> {
-    type Item = io::Result<Message>;
+    type Item = WsResult<Message>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.shared
@@ -249,7 +246,7 @@ impl<S: Runtime> WriteHalf<S> {
     ///
     /// # Errors
     /// As [`WebSocketStream::send`].
-    pub async fn send(&mut self, message: impl Into<Message>) -> io::Result<()> {
+    pub async fn send(&mut self, message: impl Into<Message>) -> WsResult<()> {
         poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
         Pin::new(&mut *self).start_send(message.into())?;
         self.flush().await
@@ -259,7 +256,7 @@ impl<S: Runtime> WriteHalf<S> {
     ///
     /// # Errors
     /// As [`WebSocketStream::send`].
-    pub async fn send_prepared(&mut self, frame: &PreparedFrame) -> io::Result<()> {
+    pub async fn send_prepared(&mut self, frame: &PreparedFrame) -> WsResult<()> {
         poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
         self.shared
             .command(|inner| inner.start_send_prepared(frame))?;
@@ -270,12 +267,7 @@ impl<S: Runtime> WriteHalf<S> {
     ///
     /// # Errors
     /// As [`WebSocketStream::send_fragment`].
-    pub async fn send_fragment(
-        &mut self,
-        kind: DataKind,
-        data: &[u8],
-        last: bool,
-    ) -> io::Result<()> {
+    pub async fn send_fragment(&mut self, kind: DataKind, data: &[u8], last: bool) -> WsResult<()> {
         poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
         self.shared
             .command(|inner| inner.send_fragment(kind, data, last))?;
@@ -286,7 +278,7 @@ impl<S: Runtime> WriteHalf<S> {
     ///
     /// # Errors
     /// As [`WebSocketStream::close`].
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> WsResult<()> {
         self.shared.command(|inner| inner.close(code, reason))?;
         self.flush().await
     }
@@ -295,7 +287,7 @@ impl<S: Runtime> WriteHalf<S> {
     ///
     /// # Errors
     /// I/O errors from the stream.
-    pub async fn flush(&mut self) -> io::Result<()> {
+    pub async fn flush(&mut self) -> WsResult<()> {
         poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
     }
 
@@ -306,23 +298,23 @@ impl<S: Runtime> WriteHalf<S> {
 }
 
 impl<S: Runtime> Sink<Message> for WriteHalf<S> {
-    type Error = io::Error;
+    type Error = super::WsError;
 
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         self.shared
             .poll_with(Side::Write, cx, |inner, cx| inner.poll_ready(cx))
     }
 
-    fn start_send(self: Pin<&mut Self>, item: Message) -> io::Result<()> {
+    fn start_send(self: Pin<&mut Self>, item: Message) -> WsResult<()> {
         self.shared.command(|inner| inner.start_send(item))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         self.shared
             .poll_with(Side::Write, cx, |inner, cx| inner.poll_flush(cx))
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         let shared = &self.shared;
         let result = shared.poll_with(Side::Write, cx, |inner, cx| inner.poll_close(cx));
         if shared.lock().timer_stale() {

@@ -3,18 +3,19 @@
 use core::future::poll_fn;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::io;
+use std::boxed::Box;
 
 use futures_core::Stream;
 use futures_sink::Sink;
 
 use super::driver::{Driver, Polled, Runtime};
 use super::split::{ReadHalf, WriteHalf, split};
-use super::{Answer, Message, apply_answer, io_error, rejected_error};
+use super::{Answer, Message, Reject, WsError, WsResult, apply_answer};
 use crate::close::CloseCode;
 use crate::connection::{Connection, State};
-use crate::error::Error;
+use crate::error::HandshakeError;
 use crate::event::DataKind;
+use crate::handshake::Accept;
 use crate::handshake::{Request, Response};
 use crate::prepared::PreparedFrame;
 
@@ -27,13 +28,14 @@ use crate::prepared::PreparedFrame;
 /// - `async fn`s: [`recv`](WebSocketStream::recv), [`send`](WebSocketStream::send),
 ///   [`send_prepared`](WebSocketStream::send_prepared), [`close`](WebSocketStream::close),
 ///   [`flush`](WebSocketStream::flush), and [`poll_recv`](WebSocketStream::poll_recv);
-/// - [`Stream`]`<Item = io::Result<Message>>` and [`Sink`]`<Message>` (from `futures-core` and
-///   `futures-sink`, so `StreamExt`/`SinkExt` and `forward` work). The stream ends (`None`)
-///   where `recv` returns `NotConnected`. [`Sink::poll_ready`] applies backpressure: it waits
+/// - [`Stream`]`<Item = Result<Message, WsError>>` and [`Sink`]`<Message>` (from `futures-core`
+///   and `futures-sink`, so `StreamExt`/`SinkExt`, `forward` and `StreamExt::split` work). The
+///   stream ends (`None`) where `recv` returns `Ok(None)`. [`Sink::poll_ready`] applies backpressure: it waits
 ///   while more than [`high_water_mark`](WebSocketStream::set_high_water_mark) bytes are
 ///   queued; [`Sink::poll_close`] sends a normal close frame (keep reading the stream to finish
 ///   the close handshake);
-/// - [`split`](WebSocketStream::split) into a [`ReadHalf`] and a [`WriteHalf`] for two tasks.
+/// - [`into_split`](WebSocketStream::into_split) into a [`ReadHalf`] and a [`WriteHalf`] for
+///   two tasks.
 ///
 /// # Protocol duties
 ///
@@ -63,14 +65,14 @@ pub struct WebSocketStream<R> {
 
 impl<R: Runtime> WebSocketStream<R> {
     /// Drives a client connection until the server's response has been checked.
-    pub(crate) async fn client_handshake(io: R, conn: Connection) -> io::Result<(Self, Response)> {
+    pub(crate) async fn client_handshake(io: R, conn: Connection) -> WsResult<(Self, Response)> {
         let mut driver = Driver::new(io, conn);
         loop {
             match poll_fn(|cx| driver.poll_event(cx)).await {
                 Ok(Polled::Connected(response)) => {
                     return Ok((WebSocketStream { driver }, *response));
                 }
-                Ok(Polled::End) => return Err(io_error(Error::Closed)),
+                Ok(Polled::End) => return Err(WsError::Handshake(HandshakeError::Eof)),
                 Ok(_) => {}
                 Err(e) => {
                     finish(&mut driver).await;
@@ -80,31 +82,19 @@ impl<R: Runtime> WebSocketStream<R> {
         }
     }
 
-    /// Drives a server connection through the request and the application's answer.
-    pub(crate) async fn server_handshake(
-        io: R,
-        conn: Connection,
-        answer: impl FnOnce(&Request) -> Answer,
-    ) -> io::Result<Self> {
+    /// Drives a server connection until its opening request has arrived.
+    pub(crate) async fn read_request(io: R, conn: Connection) -> WsResult<Incoming<R>> {
         let mut driver = Driver::new(io, conn);
-        let request = loop {
+        loop {
             match poll_fn(|cx| driver.poll_event(cx)).await {
-                Ok(Polled::Request(request)) => break *request,
-                Ok(Polled::End) => return Err(io_error(Error::Closed)),
+                Ok(Polled::Request(request)) => return Ok(Incoming { driver, request }),
+                Ok(Polled::End) => return Err(WsError::Handshake(HandshakeError::Eof)),
                 Ok(_) => {}
                 Err(e) => {
                     finish(&mut driver).await;
                     return Err(e);
                 }
             }
-        };
-        let now = driver.now();
-        if apply_answer(&mut driver.conn, now, answer(&request))? {
-            poll_fn(|cx| driver.poll_flush(cx)).await?;
-            Ok(WebSocketStream { driver })
-        } else {
-            finish(&mut driver).await;
-            Err(rejected_error())
         }
     }
 
@@ -153,15 +143,17 @@ impl<R: Runtime> WebSocketStream<R> {
         self.driver.high_water
     }
 
-    /// Receives the next message, ping, pong or close. Pings are answered and the close is
-    /// echoed before they are returned. After a [`Message::Close`], keep calling until it
-    /// returns an error of kind `NotConnected` (the transport is then shut down). Cancel safe.
+    /// Receives the next message, ping, pong or close; `Ok(None)` once the connection has
+    /// ended cleanly (the close handshake completed and the transport is shut down), and on
+    /// every call after that or after an error. Pings are answered and the close is echoed
+    /// before they are returned; after a [`Message::Close`], keep calling until `Ok(None)`.
+    /// Cancel safe.
     ///
     /// # Errors
-    /// The core's error as the source: `InvalidData` for a protocol error (the close frame is
-    /// sent), `UnexpectedEof` for a transport that ended without a close, `TimedOut`, or
-    /// `NotConnected` once the connection has ended; I/O errors.
-    pub async fn recv(&mut self) -> io::Result<Message> {
+    /// [`WsError::Protocol`] or [`WsError::LimitExceeded`] when the peer broke the protocol or
+    /// a limit (the close frame was sent), [`WsError::AbnormalClosure`] for a transport that
+    /// ended without a close, [`WsError::Timeout`], [`WsError::Io`] for a transport failure.
+    pub async fn recv(&mut self) -> WsResult<Option<Message>> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
@@ -169,12 +161,8 @@ impl<R: Runtime> WebSocketStream<R> {
     ///
     /// # Errors
     /// As [`recv`](Self::recv).
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Message>> {
-        self.driver.poll_message(cx).map(|polled| match polled {
-            Ok(Some(message)) => Ok(message),
-            Ok(None) => Err(io_error(Error::Closed)),
-            Err(e) => Err(e),
-        })
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<WsResult<Option<Message>>> {
+        self.driver.poll_message(cx)
     }
 
     /// Sends a message: waits for room below the high-water mark, queues it, and flushes.
@@ -184,8 +172,10 @@ impl<R: Runtime> WebSocketStream<R> {
     /// not validated again.
     ///
     /// # Errors
-    /// The send error (`NotConnected` after close) or an I/O error.
-    pub async fn send(&mut self, message: impl Into<Message>) -> io::Result<()> {
+    /// [`WsError::Closed`] (with the peer's close frame) after the connection ended cleanly,
+    /// [`WsError::Send`] for a send this side may not make (a control payload over 125 bytes,
+    /// or a close already sent), [`WsError::Io`] for a transport failure.
+    pub async fn send(&mut self, message: impl Into<Message>) -> WsResult<()> {
         poll_fn(|cx| self.driver.poll_ready(cx)).await?;
         self.driver.start_send(message.into())?;
         poll_fn(|cx| self.driver.poll_flush(cx)).await
@@ -195,7 +185,7 @@ impl<R: Runtime> WebSocketStream<R> {
     ///
     /// # Errors
     /// As [`send`](Self::send).
-    pub async fn send_prepared(&mut self, frame: &PreparedFrame) -> io::Result<()> {
+    pub async fn send_prepared(&mut self, frame: &PreparedFrame) -> WsResult<()> {
         poll_fn(|cx| self.driver.poll_ready(cx)).await?;
         self.driver.start_send_prepared(frame)?;
         poll_fn(|cx| self.driver.poll_flush(cx)).await
@@ -205,13 +195,8 @@ impl<R: Runtime> WebSocketStream<R> {
     /// flushes it.
     ///
     /// # Errors
-    /// As [`send`](Self::send), plus fragment misuse as `InvalidInput`.
-    pub async fn send_fragment(
-        &mut self,
-        kind: DataKind,
-        data: &[u8],
-        last: bool,
-    ) -> io::Result<()> {
+    /// As [`send`](Self::send), plus fragment misuse as [`WsError::Send`].
+    pub async fn send_fragment(&mut self, kind: DataKind, data: &[u8], last: bool) -> WsResult<()> {
         poll_fn(|cx| self.driver.poll_ready(cx)).await?;
         self.driver.send_fragment(kind, data, last)?;
         poll_fn(|cx| self.driver.poll_flush(cx)).await
@@ -221,7 +206,7 @@ impl<R: Runtime> WebSocketStream<R> {
     ///
     /// # Errors
     /// As [`send`](Self::send).
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> WsResult<()> {
         self.driver.close(code, reason)?;
         poll_fn(|cx| self.driver.poll_flush(cx)).await
     }
@@ -229,14 +214,15 @@ impl<R: Runtime> WebSocketStream<R> {
     /// Writes all queued output, vectored, and flushes the stream.
     ///
     /// # Errors
-    /// I/O errors from the stream.
-    pub async fn flush(&mut self) -> io::Result<()> {
+    /// [`WsError::Io`] from the stream.
+    pub async fn flush(&mut self) -> WsResult<()> {
         poll_fn(|cx| self.driver.poll_flush(cx)).await
     }
 
-    /// Splits into a read half and a write half that may live in different tasks. See
+    /// Splits into a read half and a write half that may live in different tasks, without
+    /// the `BiLock` of `StreamExt::split` (which works too, and returns `(sink, stream)`). See
     /// [`ReadHalf`] for who does what.
-    pub fn split(self) -> (ReadHalf<R>, WriteHalf<R>) {
+    pub fn into_split(self) -> (ReadHalf<R>, WriteHalf<R>) {
         split(self)
     }
 }
@@ -249,7 +235,7 @@ async fn finish<R: Runtime>(driver: &mut Driver<R>) {
 }
 
 impl<R: Runtime> Stream for WebSocketStream<R> {
-    type Item = io::Result<Message>;
+    type Item = WsResult<Message>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut()
@@ -260,21 +246,92 @@ impl<R: Runtime> Stream for WebSocketStream<R> {
 }
 
 impl<R: Runtime> Sink<Message> for WebSocketStream<R> {
-    type Error = io::Error;
+    type Error = WsError;
 
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         self.get_mut().driver.poll_ready(cx)
     }
 
-    fn start_send(self: Pin<&mut Self>, item: Message) -> io::Result<()> {
+    fn start_send(self: Pin<&mut Self>, item: Message) -> WsResult<()> {
         self.get_mut().driver.start_send(item)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         self.get_mut().driver.poll_flush(cx)
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WsResult<()>> {
         self.get_mut().driver.poll_close(cx)
+    }
+}
+
+/// A server connection whose opening request has arrived and awaits the application's answer:
+/// look at the request (path, query, headers, `Origin`, offered subprotocols and extensions),
+/// await whatever the decision needs (a token lookup), then [`accept`](Incoming::accept) or
+/// [`reject`](Incoming::reject). Made by the adapters' `incoming`.
+///
+/// Dropping it closes the transport without an answer; reject instead to tell the client why.
+/// The opening-handshake timeout keeps running while the application decides.
+#[derive(Debug)]
+pub struct Incoming<R> {
+    driver: Driver<R>,
+    request: Box<Request>,
+}
+
+impl<R: Runtime> Incoming<R> {
+    /// The opening request.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The underlying stream, e.g. for the peer's address.
+    pub fn get_ref(&self) -> &R::Stream {
+        self.driver.io.stream()
+    }
+
+    /// Accepts: writes the 101 response and returns the open connection.
+    ///
+    /// # Errors
+    /// [`WsError::UnofferedSubprotocol`] when `accept` names a subprotocol the client did not
+    /// offer, [`WsError::InvalidAnswer`] for a header the response cannot carry: in both the
+    /// client gets `500 Internal Server Error`. [`WsError::Io`] if the response cannot be
+    /// written.
+    pub async fn accept(self, accept: Accept) -> WsResult<WebSocketStream<R>> {
+        self.answer(accept).await
+    }
+
+    /// Rejects: writes the HTTP response and shuts the transport down.
+    ///
+    /// # Errors
+    /// [`WsError::InvalidAnswer`] for a status outside 200-599 or a header the response cannot
+    /// carry (the client gets a 500 instead).
+    pub async fn reject(self, reject: impl Into<Reject>) -> WsResult<()> {
+        match self.answer(Answer::Reject(reject.into())).await {
+            Err(WsError::Rejected { .. }) => Ok(()),
+            Err(e) => Err(e),
+            // A rejection never opens the connection.
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Answers with `answer`: the open connection, or, for a rejection, [`WsError::Rejected`]
+    /// once the response is written.
+    ///
+    /// # Errors
+    /// As [`accept`](Incoming::accept) and [`reject`](Incoming::reject), and
+    /// [`WsError::Rejected`] for a rejection.
+    pub async fn answer(self, answer: impl Into<Answer>) -> WsResult<WebSocketStream<R>> {
+        let Incoming { mut driver, .. } = self;
+        let now = driver.now();
+        match apply_answer(&mut driver.conn, now, answer.into()) {
+            Ok(()) => {
+                poll_fn(|cx| driver.poll_flush(cx)).await?;
+                Ok(WebSocketStream { driver })
+            }
+            Err(e) => {
+                finish(&mut driver).await;
+                Err(e)
+            }
+        }
     }
 }

@@ -5,20 +5,22 @@
 //! use wsproto::io::Message;
 //! use wsproto::io::tokio::connect;
 //!
-//! # async fn run() -> std::io::Result<()> {
+//! # async fn run() -> Result<(), wsproto::io::WsError> {
 //! let (mut ws, _response) = connect("ws://127.0.0.1:9002/", Config::default()).await?;
 //! ws.send(Message::text("hello")).await?;
-//! // Ends with a `NotConnected` error once the connection is over.
-//! while let Ok(message) = ws.recv().await {
+//! // `Ok(None)` is the clean end; `?` keeps every real failure.
+//! while let Some(message) = ws.recv().await? {
 //!     println!("{message:?}");
-//!     ws.close(wsproto::CloseCode::NORMAL, "bye").await?;
+//!     if ws.is_open() {
+//!         ws.close(wsproto::CloseCode::NORMAL, "bye").await?;
+//!     }
 //! }
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! [`WebSocketStream<S>`] is the shared async stream ([`io::WebSocketStream`]) on the
-//! [`Tokio`] runtime: its `recv`/`send`, `Stream`/`Sink`, `split` and cancel-safety notes are
+//! [`Tokio`] runtime: its `recv`/`send`, `Stream`/`Sink`, `into_split` and cancel-safety notes are
 //! documented there. Timers run on a [`tokio::time::Sleep`] armed at the core's next deadline,
 //! so the runtime must have its time driver enabled (`#[tokio::main]` and `#[tokio::test]` do).
 //! Reads go into the read buffer's uninitialized room (`AsyncReadExt::read_buf`), so nothing is
@@ -37,12 +39,15 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::driver::private::Io;
-use super::{Answer, ReadBuffer, new_client, new_server, new_upgraded, plain_url};
+use super::{
+    Answer, IntoClientRequest, ReadBuffer, WsError, dial_url, new_client, new_server, new_upgraded,
+};
 use crate::connection::Role;
-use crate::handshake::{ClientRequest, Request, Response};
+use crate::handshake::{Accept, ClientRequest, Request, Response};
 use crate::{Config, Instant};
 
 pub use super::DEFAULT_HIGH_WATER_MARK;
+pub use super::tls::{Connector, MaybeTlsStream};
 
 /// A WebSocket over a tokio `AsyncRead + AsyncWrite` stream. See [`super::WebSocketStream`].
 pub type WebSocketStream<S> = super::WebSocketStream<Tokio<S>>;
@@ -149,48 +154,137 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Tokio<S> {
     }
 }
 
-/// Connects to a `ws://` URL over TCP and completes the opening handshake.
+/// Connects to a `ws://` or `wss://` URL (or a [`ClientRequest`] with headers and
+/// subprotocols, see [`IntoClientRequest`]) and completes the opening handshake. `wss://` uses
+/// the TLS of the enabled feature (`rustls-tls-webpki-roots`, `rustls-tls-native-roots` or
+/// `native-tls`); [`connect_with`] takes a [`Connector`] of your own.
+///
+/// The [`Response`] has the status, headers, and the subprotocol and extensions the server
+/// chose.
 ///
 /// # Errors
-/// `InvalidInput` for a bad URL, or for a `wss://` URL: open the TLS stream yourself (e.g. with
-/// tokio-rustls) and call [`WebSocketStream::client`] on it, as `examples/tls_client.rs` does.
-/// Connection and handshake errors otherwise.
+/// [`WsError::Url`] for a bad URL; [`WsError::Tls`] for `wss://` without a TLS feature or a
+/// failed TLS handshake; [`WsError::Handshake`] when the server refused
+/// ([`HandshakeError::Rejected`](crate::HandshakeError::Rejected) holds its response, see
+/// [`WsError::response`]) or answered wrongly; [`WsError::Io`] when the connection failed.
 pub async fn connect(
-    url: &str,
+    request: impl IntoClientRequest,
     config: Config,
-) -> io::Result<(WebSocketStream<TcpStream>, Response)> {
-    let (parsed, request) = plain_url(url)?;
-    let stream = TcpStream::connect((parsed.host.as_str(), parsed.port)).await?;
-    stream.set_nodelay(true)?;
+) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response), WsError> {
+    connect_with(request, config, None).await
+}
+
+/// [`connect`] with a [`Connector`]: e.g. a `rustls::ClientConfig` of your own (client
+/// certificates, a private root). `None` is what `connect` uses.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with(
+    request: impl IntoClientRequest,
+    config: Config,
+    connector: Option<Connector>,
+) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response), WsError> {
+    let request = request.into_client_request()?;
+    let stream = super::tls::open(dial_url(&request)?, connector).await?;
     WebSocketStream::client(stream, request, config).await
 }
 
+/// Accepts any request on `stream` (an accepted `TcpStream`, a TLS stream from tokio-rustls,
+/// a Unix socket) with no subprotocol: [`WebSocketStream::accept`].
+///
+/// # Errors
+/// As [`WebSocketStream::accept`].
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    config: Config,
+) -> Result<WebSocketStream<S>, WsError> {
+    WebSocketStream::accept(stream, config).await
+}
+
+/// A server connection whose request awaits an answer. See [`super::Incoming`].
+pub type Incoming<S> = super::Incoming<Tokio<S>>;
+
 impl<S: AsyncRead + AsyncWrite + Unpin> super::WebSocketStream<Tokio<S>> {
-    /// Runs the client handshake on `stream`, seeding masking keys from the OS.
+    /// Runs the client handshake on `stream` (a `TcpStream`, or a TLS stream you opened),
+    /// seeding masking keys from the OS.
     ///
     /// # Errors
-    /// I/O errors, and the handshake error (as the source of an `InvalidData` error; a timeout
-    /// is `TimedOut`).
+    /// As [`connect`], but for the URL and TLS.
     pub async fn client(
         stream: S,
         request: ClientRequest,
         config: Config,
-    ) -> io::Result<(Self, Response)> {
+    ) -> Result<(Self, Response), WsError> {
         let conn = new_client(config, request)?;
         Self::client_handshake(Tokio::new(stream), conn).await
     }
 
-    /// Runs the server handshake on `stream`; `answer` sees the request and accepts or rejects.
+    /// Runs the server handshake on `stream` and accepts any request, with no subprotocol.
     ///
     /// # Errors
-    /// I/O errors; a bad request (after the core's HTTP error reply is written); a rejection
-    /// (`PermissionDenied`, after the response is written).
-    pub async fn accept(
+    /// [`WsError::Handshake`] for a bad request (after the HTTP error reply, e.g. 400 or 426,
+    /// was written); [`WsError::Timeout`] when the request does not arrive within the
+    /// handshake timeout; [`WsError::Io`].
+    pub async fn accept(stream: S, config: Config) -> Result<Self, WsError> {
+        Self::incoming(stream, config)
+            .await?
+            .accept(Accept::new())
+            .await
+    }
+
+    /// Runs the server handshake on `stream`; `answer` sees the request and accepts or
+    /// rejects. To await something before answering (a token lookup), use
+    /// [`incoming`](Self::incoming).
+    ///
+    /// # Errors
+    /// As [`accept`](Self::accept), and [`WsError::Rejected`] after a rejection was written,
+    /// [`WsError::UnofferedSubprotocol`] or [`WsError::InvalidAnswer`] for an answer the
+    /// client cannot be given (it gets a 500).
+    pub async fn accept_with(
         stream: S,
         config: Config,
         answer: impl FnOnce(&Request) -> Answer,
-    ) -> io::Result<Self> {
-        Self::server_handshake(Tokio::new(stream), new_server(config), answer).await
+    ) -> Result<Self, WsError> {
+        let incoming = Self::incoming(stream, config).await?;
+        let answer = answer(incoming.request());
+        incoming.answer(answer).await
+    }
+
+    /// Reads the opening request on `stream` and hands it back unanswered: inspect it, await
+    /// what the decision needs, then [`accept`](super::Incoming::accept) or
+    /// [`reject`](super::Incoming::reject).
+    ///
+    /// ```no_run
+    /// use wsproto::Config;
+    /// use wsproto::handshake::Accept;
+    /// use wsproto::io::{Reject, WsError};
+    /// use wsproto::io::tokio::WebSocketStream;
+    ///
+    /// # async fn lookup(_: &str) -> bool { true }
+    /// # async fn serve(tcp: tokio::net::TcpStream) -> Result<(), WsError> {
+    /// let incoming = WebSocketStream::incoming(tcp, Config::default()).await?;
+    /// let token = incoming.request().query().and_then(|q| q.strip_prefix("token="));
+    /// let allowed = match token {
+    ///     Some(token) => lookup(token).await,
+    ///     None => false,
+    /// };
+    /// if !allowed {
+    ///     return incoming.reject(Reject::unauthorized("Bearer")).await;
+    /// }
+    /// let speaks_chat = incoming.request().subprotocols().any(|p| p == "chat");
+    /// let accept = if speaks_chat { Accept::new().subprotocol("chat") } else { Accept::new() };
+    /// let mut ws = incoming.accept(accept).await?;
+    /// while let Some(message) = ws.recv().await? {
+    ///     ws.send(message).await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`accept`](Self::accept).
+    pub async fn incoming(stream: S, config: Config) -> Result<Incoming<S>, WsError> {
+        Self::read_request(Tokio::new(stream), new_server(config)).await
     }
 
     /// Wraps a stream whose HTTP upgrade happened elsewhere (e.g. hyper's `Upgraded` in
@@ -198,7 +292,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> super::WebSocketStream<Tokio<S>> {
     ///
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
-    pub fn upgraded(stream: S, role: Role, config: Config) -> io::Result<Self> {
+    pub fn upgraded(stream: S, role: Role, config: Config) -> Result<Self, WsError> {
         let conn = new_upgraded(role, config)?;
         Ok(Self::from_parts(Tokio::new(stream), conn))
     }

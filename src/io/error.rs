@@ -1,0 +1,295 @@
+//! [`WsError`]: what the adapters return, by who caused it and what went on the wire.
+
+use std::boxed::Box;
+use std::string::String;
+use std::{fmt, io};
+
+use crate::close::{CloseCode, CloseFrame};
+use crate::error::{Error, HandshakeError, ProtocolError, SendError, TimeoutKind};
+use crate::handshake::{Response, UrlError};
+
+/// Everything an adapter call can fail with.
+///
+/// Each variant says who caused the failure and what was sent about it: the close code for a
+/// failed connection ([`close_code`](WsError::close_code)), the HTTP status for a failed
+/// handshake ([`http_status`](WsError::http_status)). `recv` does not return an error for the
+/// clean end of a connection: it returns `Ok(None)`.
+///
+/// ```no_run
+/// use wsproto::io::{Message, WsError};
+///
+/// # async fn run(mut ws: wsproto::io::tokio::WebSocketStream<tokio::net::TcpStream>) -> Result<(), WsError> {
+/// // `?` keeps real failures; the loop ends on the clean close.
+/// while let Some(message) = ws.recv().await? {
+///     if let Message::Text(text) = message {
+///         ws.send(text).await?;
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// It converts into an [`io::Error`] (the `WsError` is kept as the source), so `?` works in a
+/// function that returns `io::Result`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WsError {
+    /// The connection has ended after a completed close handshake, and this call needs an
+    /// open one (a send after the end). Holds the peer's close frame, if it sent one.
+    Closed(Option<CloseFrame>),
+    /// The opening handshake failed. A client: the server refused (with
+    /// [`HandshakeError::Rejected`], whose response has the status, headers and body) or
+    /// answered wrongly. A server: the request was bad, and the HTTP error
+    /// [`HandshakeError::status`] was sent.
+    Handshake(HandshakeError),
+    /// Server: the application rejected the request; this HTTP status was sent.
+    Rejected {
+        /// The status the application chose (401, 403, ...).
+        status: u16,
+    },
+    /// Server: the application accepted with a subprotocol the client did not offer. The
+    /// client got `500 Internal Server Error`, not a silent drop.
+    UnofferedSubprotocol(String),
+    /// Server: the application's answer could not be written (a header with CR or LF, a
+    /// header the core writes itself, a status outside 200-599). The client got a 500.
+    InvalidAnswer(SendError),
+    /// The peer violated RFC 6455; the close frame with [`ProtocolError::close_code`] (1002 or
+    /// 1007) was sent.
+    Protocol(ProtocolError),
+    /// The peer exceeded a configured limit (frame or message size, fragment count): the close
+    /// frame 1009 was sent. The error names the limit.
+    LimitExceeded(ProtocolError),
+    /// A timer expired: the opening handshake, the keepalive pong, or the close handshake.
+    /// The transport was closed (close code 1006).
+    Timeout(TimeoutKind),
+    /// The transport ended without a close handshake (close code 1006): the peer went away or
+    /// the network failed.
+    AbnormalClosure,
+    /// This side misused a send: a control payload over 125 bytes, a fragment out of order, a
+    /// send while the close handshake is running, or output over the configured limit.
+    /// Nothing was queued.
+    Send(SendError),
+    /// The URL given to `connect` is not a valid `ws://` or `wss://` URL, or a request built
+    /// without a URL was given to `connect`.
+    Url(UrlError),
+    /// TLS failed, or `wss://` was asked for without a TLS feature.
+    Tls(Box<dyn std::error::Error + Send + Sync>),
+    /// The transport failed (connection refused, reset, broken pipe, ...).
+    Io(io::Error),
+}
+
+impl WsError {
+    /// The close code of the end: the one the peer sent for [`Closed`](WsError::Closed), the one
+    /// sent to the peer for a protocol violation or limit, 1006 for a timeout or abnormal
+    /// closure, `None` otherwise.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            WsError::Closed(frame) => frame.as_ref().map(CloseFrame::code),
+            WsError::Protocol(e) | WsError::LimitExceeded(e) => Some(e.close_code()),
+            WsError::Timeout(_) | WsError::AbnormalClosure => Some(CloseCode::ABNORMAL),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of a failed handshake: received (client) or sent (server).
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            WsError::Handshake(e) => Some(e.status()),
+            WsError::Rejected { status } => Some(*status),
+            WsError::UnofferedSubprotocol(_) | WsError::InvalidAnswer(_) => Some(500),
+            _ => None,
+        }
+    }
+
+    /// Client: the server's response to a refused handshake (status, headers and body).
+    pub fn response(&self) -> Option<&Response> {
+        match self {
+            WsError::Handshake(HandshakeError::Rejected(response)) => Some(response),
+            _ => None,
+        }
+    }
+
+    /// Whether the peer caused this: a refusal, a bad request or response, a protocol
+    /// violation, an exceeded limit, or a timeout waiting for it. `false` for this side's
+    /// misuse and for transport failures.
+    pub fn is_peer_fault(&self) -> bool {
+        matches!(
+            self,
+            WsError::Handshake(_)
+                | WsError::Protocol(_)
+                | WsError::LimitExceeded(_)
+                | WsError::Timeout(_)
+        )
+    }
+
+    /// The [`io::ErrorKind`] this maps to when converted into an [`io::Error`].
+    pub fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            WsError::Io(e) => e.kind(),
+            WsError::Closed(_) => io::ErrorKind::NotConnected,
+            WsError::Rejected { .. } => io::ErrorKind::PermissionDenied,
+            WsError::AbnormalClosure => io::ErrorKind::UnexpectedEof,
+            WsError::Timeout(_) => io::ErrorKind::TimedOut,
+            WsError::Send(SendError::OutputFull) => io::ErrorKind::WouldBlock,
+            WsError::Send(SendError::NotOpen) => io::ErrorKind::NotConnected,
+            WsError::Send(_)
+            | WsError::Url(_)
+            | WsError::UnofferedSubprotocol(_)
+            | WsError::InvalidAnswer(_) => io::ErrorKind::InvalidInput,
+            WsError::Tls(_)
+            | WsError::Handshake(_)
+            | WsError::Protocol(_)
+            | WsError::LimitExceeded(_) => io::ErrorKind::InvalidData,
+        }
+    }
+
+    /// A core error as the adapters report it; `Closed` becomes the clean end with the peer's
+    /// close frame.
+    pub(crate) fn from_core(e: Error, peer_close: Option<CloseFrame>) -> WsError {
+        match e {
+            Error::Protocol(
+                p @ (ProtocolError::FrameTooLarge
+                | ProtocolError::MessageTooLarge
+                | ProtocolError::TooManyFragments),
+            ) => WsError::LimitExceeded(p),
+            Error::Protocol(p) => WsError::Protocol(p),
+            Error::Handshake(h) => WsError::Handshake(h),
+            Error::Timeout(kind) => WsError::Timeout(kind),
+            Error::AbnormalClosure => WsError::AbnormalClosure,
+            Error::Closed => WsError::Closed(peer_close),
+            // The adapters always answer before reading on; anything else is the core's.
+            other => WsError::Io(io::Error::other(other)),
+        }
+    }
+}
+
+impl fmt::Display for WsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WsError::Closed(Some(frame)) => write!(
+                f,
+                "the connection is closed (the peer closed with {}{}{})",
+                frame.code(),
+                if frame.reason().is_empty() { "" } else { ": " },
+                frame.reason()
+            ),
+            WsError::Closed(None) => f.write_str("the connection is closed"),
+            WsError::Handshake(e) => write!(f, "opening handshake failed: {e}"),
+            WsError::Rejected { status } => {
+                write!(
+                    f,
+                    "the application rejected the handshake with HTTP {status}"
+                )
+            }
+            WsError::UnofferedSubprotocol(p) => write!(
+                f,
+                "accepted with subprotocol {p:?}, which the client did not offer (sent HTTP 500)"
+            ),
+            WsError::InvalidAnswer(e) => write!(f, "invalid handshake answer (sent HTTP 500): {e}"),
+            WsError::Protocol(e) => write!(f, "{e} (closed with {})", e.close_code()),
+            WsError::LimitExceeded(e) => write!(f, "{e} (closed with {})", e.close_code()),
+            WsError::Timeout(kind) => f.write_str(match kind {
+                TimeoutKind::Handshake => "opening handshake timed out",
+                TimeoutKind::Pong => "peer did not answer a keepalive ping in time",
+                TimeoutKind::Close => "close handshake timed out",
+            }),
+            WsError::AbnormalClosure => {
+                f.write_str("the transport ended without a close handshake (1006)")
+            }
+            WsError::Send(e) => write!(f, "send refused: {e}"),
+            WsError::Url(e) => e.fmt(f),
+            WsError::Tls(e) => write!(f, "TLS: {e}"),
+            WsError::Io(e) => write!(f, "transport: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for WsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WsError::Handshake(e) => Some(e),
+            WsError::Protocol(e) | WsError::LimitExceeded(e) => Some(e),
+            WsError::Send(e) | WsError::InvalidAnswer(e) => Some(e),
+            WsError::Url(e) => Some(e),
+            WsError::Tls(e) => Some(e.as_ref()),
+            WsError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for WsError {
+    fn from(e: io::Error) -> WsError {
+        WsError::Io(e)
+    }
+}
+
+impl From<SendError> for WsError {
+    fn from(e: SendError) -> WsError {
+        WsError::Send(e)
+    }
+}
+
+impl From<UrlError> for WsError {
+    fn from(e: UrlError) -> WsError {
+        WsError::Url(e)
+    }
+}
+
+impl From<WsError> for io::Error {
+    fn from(e: WsError) -> io::Error {
+        match e {
+            // Already an I/O error: hand it back as it was.
+            WsError::Io(e) => e,
+            e => io::Error::new(e.io_kind(), e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_told_apart_from_violations() {
+        let limit = WsError::from_core(Error::Protocol(ProtocolError::MessageTooLarge), None);
+        assert!(matches!(limit, WsError::LimitExceeded(_)));
+        assert_eq!(limit.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
+        let violation = WsError::from_core(Error::Protocol(ProtocolError::InvalidUtf8), None);
+        assert!(matches!(violation, WsError::Protocol(_)));
+        assert_eq!(violation.close_code(), Some(CloseCode::INVALID_PAYLOAD));
+        assert!(limit.is_peer_fault() && violation.is_peer_fault());
+    }
+
+    #[test]
+    fn clean_end_carries_the_peer_close_frame() {
+        let frame = CloseFrame::new(CloseCode::AWAY, "bye").unwrap();
+        let e = WsError::from_core(Error::Closed, Some(frame));
+        assert_eq!(e.close_code(), Some(CloseCode::AWAY));
+        assert_eq!(e.io_kind(), io::ErrorKind::NotConnected);
+        assert!(e.to_string().contains("bye"));
+    }
+
+    #[test]
+    fn io_errors_round_trip_unchanged() {
+        let e: io::Error = WsError::Io(io::ErrorKind::ConnectionReset.into()).into();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+        assert!(e.get_ref().is_none());
+        let e: io::Error = WsError::Timeout(TimeoutKind::Pong).into();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        let inner = e.get_ref().and_then(|s| s.downcast_ref::<WsError>());
+        assert!(matches!(inner, Some(WsError::Timeout(TimeoutKind::Pong))));
+    }
+
+    #[test]
+    fn http_status_of_each_handshake_failure() {
+        assert_eq!(WsError::Rejected { status: 401 }.http_status(), Some(401));
+        assert_eq!(
+            WsError::UnofferedSubprotocol("mqtt".into()).http_status(),
+            Some(500)
+        );
+        let bad = WsError::Handshake(HandshakeError::UnsupportedVersion);
+        assert_eq!(bad.http_status(), Some(426));
+        assert_eq!(WsError::AbnormalClosure.http_status(), None);
+    }
+}
