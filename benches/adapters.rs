@@ -644,7 +644,7 @@ fn bench_receive(c: &mut Criterion, kind: Kind) {
             block_on(async {
                 let mut bytes = 0;
                 for _ in 0..count {
-                    let msg = ws.recv().await.expect("recv");
+                    let msg = ws.recv().await.expect("recv").expect("open");
                     bytes += ws_payload_len(&msg);
                 }
                 (count, bytes)
@@ -655,7 +655,7 @@ fn bench_receive(c: &mut Criterion, kind: Kind) {
         bench_checked(&mut group, id("wsproto_blocking", label), expect, || {
             let mut bytes = 0;
             for _ in 0..count {
-                let msg = ws.recv().expect("recv");
+                let msg = ws.recv().expect("recv").expect("open");
                 bytes += ws_payload_len(&msg);
             }
             (count, bytes)
@@ -912,12 +912,12 @@ fn echo(c: &mut Criterion) {
                 client.send(ws_text(&ws_source)).await.expect("send");
             }
             for _ in 0..n {
-                let msg = server.recv().await.expect("recv");
+                let msg = server.recv().await.expect("recv").expect("open");
                 server.send(msg).await.expect("echo");
             }
             let mut bytes = 0;
             for _ in 0..n {
-                bytes += ws_payload_len(&client.recv().await.expect("recv"));
+                bytes += ws_payload_len(&client.recv().await.expect("recv").expect("open"));
             }
             (n, bytes)
         })
@@ -931,11 +931,11 @@ fn echo(c: &mut Criterion) {
             client.send(ws_text(&ws_source)).expect("send");
         }
         for _ in 0..n {
-            let msg = server.recv().expect("recv");
+            let msg = server.recv().expect("recv").expect("open");
             server.send(msg).expect("echo");
         }
         let bytes = (0..n)
-            .map(|_| ws_payload_len(&client.recv().expect("recv")))
+            .map(|_| ws_payload_len(&client.recv().expect("recv").expect("open")))
             .sum();
         (n, bytes)
     });

@@ -109,7 +109,7 @@ fn main() -> io::Result<()> {
             };
             let mut ws = WebSocketStream::upgraded(memory, Role::Server, Config::default())?;
             for _ in 0..count {
-                total += ws.recv().await?.len();
+                total += ws.recv().await?.map_or(0, |m| m.len());
             }
         }
         Ok::<usize, io::Error>(total)

@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 use wsproto::Config;
 use wsproto::io::Message;
-use wsproto::io::tokio::{WebSocketStream, connect};
+use wsproto::io::tokio::{MaybeTlsStream, WebSocketStream, connect};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -184,7 +184,7 @@ async fn websocket(url: &str, size: usize, shared: &Shared) -> io::Result<()> {
     while !shared.stop.load(Ordering::Relaxed) {
         ws.send(Message::binary(payload.clone())).await?;
         match ws.recv().await? {
-            Message::Binary(echo) if echo.len() == size => {}
+            Some(Message::Binary(echo)) if echo.len() == size => {}
             other => return Err(io::Error::other(format!("unexpected echo {other:?}"))),
         }
         if shared.stop.load(Ordering::Relaxed) {
@@ -197,9 +197,9 @@ async fn websocket(url: &str, size: usize, shared: &Shared) -> io::Result<()> {
 }
 
 /// Closes the handshake properly, so the server sees a clean end.
-async fn close(mut ws: WebSocketStream<TcpStream>) -> io::Result<()> {
+async fn close(mut ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> io::Result<()> {
     ws.close(wsproto::CloseCode::NORMAL, "").await?;
-    while ws.recv().await.is_ok() {}
+    while ws.recv().await?.is_some() {}
     Ok(())
 }
 

@@ -4,11 +4,10 @@
 //! `127.0.0.1:9002`). It echoes every text and binary message unchanged and answers close (the
 //! adapter echoes the peer's close frame itself).
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use wsproto::Config;
-use wsproto::handshake::Accept;
 use wsproto::io::tokio::WebSocketStream;
-use wsproto::io::{Answer, Message};
+use wsproto::io::{Message, WsError};
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> std::io::Result<()> {
@@ -24,25 +23,22 @@ async fn main() -> std::io::Result<()> {
         let (stream, peer) = listener.accept().await?;
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let accepted =
-                WebSocketStream::accept(stream, config(), |_| Answer::Accept(Accept::new())).await;
-            let mut ws = match accepted {
-                Ok(ws) => ws,
-                Err(e) => {
-                    eprintln!("{peer}: handshake failed: {e}");
-                    return;
-                }
-            };
-            // Ends with an error once the connection is over (closed, failed, or dropped).
-            while let Ok(message) = ws.recv().await {
-                if matches!(message, Message::Text(_) | Message::Binary(_))
-                    && ws.send(message).await.is_err()
-                {
-                    break;
-                }
+            if let Err(e) = echo(stream).await {
+                eprintln!("{peer}: {e}");
             }
         });
     }
+}
+
+/// Echoes text and binary messages until the connection ends: `Ok` for a clean close.
+async fn echo(stream: TcpStream) -> Result<(), WsError> {
+    let mut ws = WebSocketStream::accept(stream, config()).await?;
+    while let Some(message) = ws.recv().await? {
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The default config, with permessage-deflate offered or accepted when the feature is on.

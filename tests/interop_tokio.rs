@@ -12,9 +12,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{
 };
 use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame as TCloseFrame, Frame};
 use wsproto::bytes::Bytes;
-use wsproto::handshake::Accept;
-use wsproto::io::Message;
 use wsproto::io::tokio::{WebSocketStream, connect};
+use wsproto::io::{Message, WsError};
 use wsproto::{CloseCode, Config, DataKind};
 
 const SIZES: [usize; 8] = [0, 1, 125, 126, 65535, 65536, 1 << 20, 16 << 20];
@@ -53,24 +52,23 @@ async fn bind() -> (TcpListener, String) {
 }
 
 /// Our server: echoes data messages; returns every message it received, close included, and
-/// the final error kind.
-async fn our_echo_server(listener: TcpListener) -> (Vec<Message>, std::io::ErrorKind) {
+/// the error that ended it (`None` for the clean end).
+async fn our_echo_server(listener: TcpListener) -> (Vec<Message>, Option<WsError>) {
     let (tcp, _) = listener.accept().await.unwrap();
-    let mut ws = WebSocketStream::accept(tcp, Config::default(), |_| {
-        wsproto::io::Answer::Accept(Accept::new())
-    })
-    .await
-    .unwrap();
+    let mut ws = WebSocketStream::accept(tcp, Config::default())
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     loop {
         match ws.recv().await {
-            Ok(msg) => {
+            Ok(Some(msg)) => {
                 if matches!(msg, Message::Text(_) | Message::Binary(_)) {
                     ws.send(msg.clone()).await.unwrap();
                 }
                 seen.push(msg);
             }
-            Err(e) => return (seen, e.kind()),
+            Ok(None) => return (seen, None),
+            Err(e) => return (seen, Some(e)),
         }
     }
 }
@@ -126,7 +124,7 @@ async fn our_server_tungstenite_client_sizes() {
         let (seen, end) = server.await.unwrap();
         assert_eq!(seen.len(), SIZES.len() * 2 + 1);
         assert!(matches!(seen.last(), Some(Message::Close(f)) if f.code() == CloseCode::NO_STATUS_RECEIVED));
-        assert_eq!(end, std::io::ErrorKind::NotConnected);
+        assert!(end.is_none(), "not a clean end: {end:?}");
     })
     .await;
 }
@@ -141,22 +139,23 @@ async fn our_client_tungstenite_server_sizes() {
         for size in SIZES {
             let text = text_of(size);
             ws.send(Message::text(text.clone())).await.unwrap();
-            assert_eq!(ws.recv().await.unwrap(), Message::text(text), "text {size}");
+            assert_eq!(
+                ws.recv().await.unwrap().unwrap(),
+                Message::text(text),
+                "text {size}"
+            );
             let data = binary_of(size);
             ws.send(Message::binary(data.clone())).await.unwrap();
             assert_eq!(
-                ws.recv().await.unwrap(),
+                ws.recv().await.unwrap().unwrap(),
                 Message::binary(data),
                 "binary {size}"
             );
         }
         ws.close(CloseCode::NORMAL, "done").await.unwrap();
-        let close = ws.recv().await.unwrap();
+        let close = ws.recv().await.unwrap().unwrap();
         assert!(matches!(close, Message::Close(f) if f.code() == CloseCode::NORMAL));
-        assert_eq!(
-            ws.recv().await.unwrap_err().kind(),
-            std::io::ErrorKind::NotConnected
-        );
+        assert!(ws.recv().await.unwrap().is_none(), "the clean end");
         let seen = server.await.unwrap();
         assert_eq!(seen.len(), SIZES.len() * 2 + 1);
         match seen.last() {
@@ -221,7 +220,7 @@ async fn fragmented_messages_both_ways() {
             .unwrap();
         let mut got = Vec::new();
         while got.len() < 2 {
-            got.push(ws.recv().await.unwrap());
+            got.push(ws.recv().await.unwrap().unwrap());
         }
         assert!(got.contains(&Message::binary(vec![1, 2, 3, 4, 5])));
         assert!(
@@ -229,7 +228,7 @@ async fn fragmented_messages_both_ways() {
                 .any(|m| matches!(m, Message::Pong(p) if p[..] == b"x"[..]))
         );
         ws.close(CloseCode::NORMAL, "").await.unwrap();
-        while ws.recv().await.is_ok() {}
+        while ws.recv().await.unwrap().is_some() {}
         let seen = server.await.unwrap();
         assert_eq!(seen[0], TMessage::Ping(b"x".to_vec().into()));
         assert_eq!(seen[1], TMessage::binary(vec![1, 2, 3, 4, 5]));
@@ -246,9 +245,9 @@ async fn pings_are_answered_both_ways() {
         let (mut ws, _) = connect(&url, Config::default()).await.unwrap();
         let payload = Bytes::from_static(b"are you there");
         ws.send(Message::Ping(payload.clone())).await.unwrap();
-        assert_eq!(ws.recv().await.unwrap(), Message::Pong(payload));
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::Pong(payload));
         ws.close(CloseCode::NORMAL, "").await.unwrap();
-        while ws.recv().await.is_ok() {}
+        while ws.recv().await.unwrap().is_some() {}
         server.await.unwrap();
 
         // A tungstenite client pings our server.
@@ -277,14 +276,12 @@ async fn close_handshake_completes_both_ways() {
         let (listener, url) = bind().await;
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = WebSocketStream::accept(tcp, Config::default(), |_| {
-                wsproto::io::Answer::Accept(Accept::new())
-            })
+            let mut ws = WebSocketStream::accept(tcp, Config::default())
             .await
             .unwrap();
             ws.close(CloseCode::GOING_AWAY, "shutting down").await.unwrap();
-            let echo = ws.recv().await.unwrap();
-            let end = ws.recv().await.unwrap_err().kind();
+            let echo = ws.recv().await.unwrap().unwrap();
+            let end = ws.recv().await.unwrap();
             (echo, end, ws.connection().close_received())
         });
         let mut ws = tung_client(&url).await;
@@ -299,7 +296,7 @@ async fn close_handshake_completes_both_ways() {
         while ws.next().await.is_some() {}
         let (echo, end, received) = server.await.unwrap();
         assert!(matches!(echo, Message::Close(f) if f.code() == CloseCode::GOING_AWAY));
-        assert_eq!(end, std::io::ErrorKind::NotConnected);
+        assert_eq!(end, None, "the clean end");
         assert_eq!(received.map(|f| f.code()), Some(CloseCode::GOING_AWAY));
 
         // The tungstenite server closes; our client answers.
@@ -320,12 +317,9 @@ async fn close_handshake_completes_both_ways() {
             rest
         });
         let (mut ws, _) = connect(&url, Config::default()).await.unwrap();
-        let close = ws.recv().await.unwrap();
+        let close = ws.recv().await.unwrap().unwrap();
         assert!(matches!(close, Message::Close(f) if f.code() == CloseCode::NORMAL && f.reason() == "bye"));
-        assert_eq!(
-            ws.recv().await.unwrap_err().kind(),
-            std::io::ErrorKind::NotConnected
-        );
+        assert!(ws.recv().await.unwrap().is_none(), "the clean end");
         let rest = server.await.unwrap();
         // tungstenite reports our echo, then the stream ends.
         assert!(
@@ -343,16 +337,14 @@ async fn split_reader_alone_answers_pings() {
         let (listener, url) = bind().await;
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let ws = WebSocketStream::accept(tcp, Config::default(), |_| {
-                wsproto::io::Answer::Accept(Accept::new())
-            })
-            .await
-            .unwrap();
-            let (mut read, write) = ws.split();
+            let ws = WebSocketStream::accept(tcp, Config::default())
+                .await
+                .unwrap();
+            let (mut read, write) = ws.into_split();
             // Only the read half runs; the write half sits idle in another task.
             let reader = tokio::spawn(async move {
                 let mut seen = Vec::new();
-                while let Ok(msg) = read.recv().await {
+                while let Some(msg) = read.recv().await.unwrap() {
                     seen.push(msg);
                 }
                 seen
@@ -388,7 +380,7 @@ async fn split_halves_in_two_tasks_with_tungstenite() {
         let (listener, url) = bind().await;
         let server = tokio::spawn(tung_echo_server(listener));
         let (ws, _) = connect(&url, Config::default()).await.unwrap();
-        let (mut read, mut write) = ws.split();
+        let (mut read, mut write) = ws.into_split();
         let writer = tokio::spawn(async move {
             for i in 0..200u32 {
                 write.send(Message::text(format!("m{i}"))).await.unwrap();
@@ -398,14 +390,11 @@ async fn split_halves_in_two_tasks_with_tungstenite() {
         });
         let mut texts = Vec::new();
         loop {
-            match read.recv().await {
-                Ok(Message::Text(t)) => texts.push(t),
-                Ok(Message::Close(f)) => assert_eq!(f.code(), CloseCode::NORMAL),
-                Ok(other) => panic!("unexpected {other:?}"),
-                Err(e) => {
-                    assert_eq!(e.kind(), std::io::ErrorKind::NotConnected);
-                    break;
-                }
+            match read.recv().await.unwrap() {
+                Some(Message::Text(t)) => texts.push(t),
+                Some(Message::Close(f)) => assert_eq!(f.code(), CloseCode::NORMAL),
+                Some(other) => panic!("unexpected {other:?}"),
+                None => break,
             }
         }
         let expected: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();

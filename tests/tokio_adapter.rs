@@ -2,25 +2,19 @@
 #![cfg(feature = "tokio")]
 
 use std::future::Future;
-use std::io::ErrorKind;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
-use wsproto::handshake::Accept;
 use wsproto::io::tokio::{WebSocketStream, connect};
-use wsproto::io::{Answer, Message};
-use wsproto::{ClientRequest, CloseCode, Config, Error, HandshakeError, Role};
+use wsproto::io::{Message, Reject, WsError};
+use wsproto::{ClientRequest, CloseCode, Config, HandshakeError, ProtocolError, Role, TimeoutKind};
 
 async fn bounded<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(60), f)
         .await
         .expect("test timed out")
-}
-
-fn accept_all(_: &wsproto::Request) -> Answer {
-    Answer::Accept(Accept::new())
 }
 
 /// A connected client/server pair over an in-memory pipe holding at most `pipe` bytes.
@@ -30,7 +24,7 @@ async fn pair(
     server_config: Config,
 ) -> (WebSocketStream<DuplexStream>, WebSocketStream<DuplexStream>) {
     let (a, b) = tokio::io::duplex(pipe);
-    let server = tokio::spawn(WebSocketStream::accept(b, server_config, accept_all));
+    let server = tokio::spawn(WebSocketStream::accept(b, server_config));
     let (client, _) = WebSocketStream::client(a, ClientRequest::new("test", "/"), client_config)
         .await
         .unwrap();
@@ -62,19 +56,16 @@ async fn recv_is_cancel_safe() {
                 }
             }
             client.close(CloseCode::NORMAL, "done").await.unwrap();
-            while client.recv().await.is_ok() {}
+            while client.recv().await.unwrap().is_some() {}
         });
         let mut received = Vec::new();
         let mut cancelled = 0u32;
         loop {
             tokio::select! {
-                result = server.recv() => match result {
-                    Ok(Message::Close(_)) => {}
-                    Ok(message) => received.push(message),
-                    Err(e) => {
-                        assert_eq!(e.kind(), ErrorKind::NotConnected, "{e}");
-                        break;
-                    }
+                result = server.recv() => match result.unwrap() {
+                    Some(Message::Close(_)) => {}
+                    Some(message) => received.push(message),
+                    None => break,
                 },
                 () = tokio::time::sleep(Duration::from_micros(200)) => cancelled += 1,
                 // Also cancel by yielding: the recv future is dropped after one poll.
@@ -102,7 +93,8 @@ async fn stream_and_sink() {
         let (mut client, server) = pair(4096, Config::default(), Config::default()).await;
         // An echo server made of Stream + Sink.
         let echo = tokio::spawn(async move {
-            let (mut stream, mut sink) = server.split();
+            // `StreamExt::split`, as with tokio-tungstenite: (sink, stream).
+            let (mut sink, mut stream) = server.split();
             while let Some(message) = stream.next().await {
                 let message = message.unwrap();
                 if matches!(message, Message::Text(_) | Message::Binary(_)) {
@@ -154,7 +146,7 @@ async fn sink_applies_backpressure() {
         // Once the peer reads, everything queued arrives.
         let reader = tokio::spawn(async move {
             let mut n = 0;
-            while let Ok(Message::Binary(data)) = server.recv().await {
+            while let Some(Message::Binary(data)) = server.recv().await.unwrap() {
                 assert_eq!(data.len(), 8 << 10);
                 n += 1;
             }
@@ -162,7 +154,7 @@ async fn sink_applies_backpressure() {
         });
         client.flush().await.unwrap();
         client.close(CloseCode::NORMAL, "").await.unwrap();
-        while client.recv().await.is_ok() {}
+        while client.recv().await.unwrap().is_some() {}
         let received = reader.await.unwrap();
         // The send that timed out may or may not have been queued before it was cancelled.
         assert!(
@@ -180,27 +172,28 @@ async fn keepalive_keeps_live_peers_and_drops_dead_ones() {
             Config::default().keepalive(Duration::from_millis(50), Duration::from_millis(200));
         // A live peer answers the pings while it reads.
         let (mut client, mut server) = pair(4096, Config::default(), keepalive.clone()).await;
-        let peer = tokio::spawn(async move { while client.recv().await.is_ok() {} });
+        let peer = tokio::spawn(async move { while client.recv().await.unwrap().is_some() {} });
         let mut pongs = 0;
         while pongs < 3 {
             match server.recv().await.unwrap() {
-                Message::Pong(_) => pongs += 1,
+                Some(Message::Pong(_)) => pongs += 1,
                 other => panic!("unexpected {other:?}"),
             }
         }
         server.close(CloseCode::NORMAL, "").await.unwrap();
-        while server.recv().await.is_ok() {}
+        while server.recv().await.unwrap().is_some() {}
         peer.await.unwrap();
 
         // A dead peer (never reads again) is dropped after the pong timeout.
         let (client, mut server) = pair(4096, Config::default(), keepalive).await;
         let started = tokio::time::Instant::now();
         let err = server.recv().await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        assert!(matches!(err, WsError::Timeout(TimeoutKind::Pong)), "{err}");
+        assert_eq!(err.close_code(), Some(CloseCode::ABNORMAL));
         assert!(started.elapsed() >= Duration::from_millis(250));
-        assert_eq!(
-            server.recv().await.unwrap_err().kind(),
-            ErrorKind::NotConnected
+        assert!(
+            server.recv().await.unwrap().is_none(),
+            "ended after the error"
         );
         drop(client);
     })
@@ -215,10 +208,11 @@ async fn handshake_timeout_drops_silent_clients() {
         let _silent = TcpStream::connect(addr).await.unwrap();
         let (tcp, _) = listener.accept().await.unwrap();
         let config = Config::default().handshake_timeout(Duration::from_millis(100));
-        let err = WebSocketStream::accept(tcp, config, accept_all)
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        let err = WebSocketStream::accept(tcp, config).await.unwrap_err();
+        assert!(
+            matches!(err, WsError::Timeout(TimeoutKind::Handshake)),
+            "{err}"
+        );
     })
     .await;
 }
@@ -230,35 +224,34 @@ async fn rejection_and_bad_requests() {
         let url = format!("ws://{}/secret", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let rejected = WebSocketStream::accept(tcp, Config::default(), |req| {
+            let rejected = WebSocketStream::accept_with(tcp, Config::default(), |req| {
                 assert_eq!(req.path(), "/secret");
-                Answer::Reject {
-                    status: 403,
-                    headers: vec![("X-Why".into(), "no".into())],
-                    body: b"forbidden".to_vec(),
-                }
+                Reject::forbidden()
+                    .header("X-Why", "no")
+                    .body("forbidden")
+                    .into()
             })
             .await
             .unwrap_err();
             let (tcp, _) = listener.accept().await.unwrap();
-            let bad = WebSocketStream::accept(tcp, Config::default(), accept_all)
+            let bad = WebSocketStream::accept(tcp, Config::default())
                 .await
                 .unwrap_err();
-            (rejected.kind(), bad.kind())
+            (rejected, bad)
         });
         let err = connect(&url, Config::default()).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidData);
-        let core = err
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<Error>())
-            .unwrap();
-        match core {
-            Error::Handshake(HandshakeError::Rejected(response)) => {
+        assert_eq!(err.http_status(), Some(403));
+        assert!(err.is_peer_fault());
+        let response = err.response().expect("the refusal's response");
+        assert_eq!(response.header_str("X-Why"), Some("no"));
+        match &err {
+            WsError::Refused { response, body } => {
                 assert_eq!(response.status, 403);
-                assert_eq!(response.header_str("X-Why"), Some("no"));
+                assert_eq!(&body[..], b"forbidden");
             }
-            other => panic!("unexpected {other:?}"),
+            other => panic!("expected a refusal, got {other:?}"),
         }
+        assert!(err.to_string().contains("403: forbidden"), "{err}");
         // A plain HTTP request gets the core's 400 and the connection ends.
         let mut raw =
             TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches("/secret"))
@@ -275,8 +268,15 @@ async fn rejection_and_bad_requests() {
             String::from_utf8_lossy(&reply)
         );
         let (rejected, bad) = server.await.unwrap();
-        assert_eq!(rejected, ErrorKind::PermissionDenied);
-        assert_eq!(bad, ErrorKind::InvalidData);
+        assert!(
+            matches!(rejected, WsError::Rejected { status: 403 }),
+            "{rejected}"
+        );
+        assert!(
+            matches!(bad, WsError::Handshake(HandshakeError::BadHeader(_))),
+            "{bad}"
+        );
+        assert_eq!(bad.http_status(), Some(400));
     })
     .await;
 }
@@ -286,13 +286,16 @@ async fn connect_rejects_bad_and_tls_urls() {
     let err = connect("http://example.com/", Config::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        matches!(err, WsError::Url(wsproto::handshake::UrlError::Scheme)),
+        "{err}"
+    );
     assert!(err.to_string().contains("ws://"), "{err}");
-    let err = connect("wss://example.com/", Config::default())
+    // A request made from a Host header and a path has nothing to dial.
+    let err = connect(ClientRequest::new("example.com", "/"), Config::default())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("TLS"), "{err}");
+    assert!(matches!(err, WsError::Url(_)), "{err}");
 }
 
 #[tokio::test]
@@ -303,10 +306,14 @@ async fn protocol_error_sends_close_and_ends() {
         // An unmasked frame from a client breaks RFC 6455 section 5.1.
         raw.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
         let err = server.recv().await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidData);
-        assert_eq!(
-            server.recv().await.unwrap_err().kind(),
-            ErrorKind::NotConnected
+        assert!(
+            matches!(err, WsError::Protocol(ProtocolError::WrongMasking)),
+            "{err}"
+        );
+        assert_eq!(err.close_code(), Some(CloseCode::PROTOCOL_ERROR));
+        assert!(
+            server.recv().await.unwrap().is_none(),
+            "ended after the error"
         );
         let mut reply = Vec::new();
         raw.read_to_end(&mut reply).await.unwrap();
@@ -322,16 +329,16 @@ async fn split_write_close_arms_the_readers_close_timer() {
         let server_config = Config::default().close_timeout(Duration::from_millis(200));
         // The client never reads again, so our close is never answered.
         let (client, server) = pair(4096, Config::default(), server_config).await;
-        let (mut read, mut write) = server.split();
+        let (mut read, mut write) = server.into_split();
         let reader = tokio::spawn(async move {
             let err = read.recv().await.unwrap_err();
-            (err.kind(), read)
+            (err, read)
         });
         // Let the reader park on its read first, with no timer armed.
         tokio::time::sleep(Duration::from_millis(50)).await;
         write.close(CloseCode::NORMAL, "bye").await.unwrap();
-        let (kind, read) = reader.await.unwrap();
-        assert_eq!(kind, ErrorKind::TimedOut);
+        let (err, read) = reader.await.unwrap();
+        assert!(matches!(err, WsError::Timeout(TimeoutKind::Close)), "{err}");
         assert!(!write.is_open());
         assert!(read.reunite(write).is_ok());
         drop(client);
@@ -343,8 +350,8 @@ async fn split_write_close_arms_the_readers_close_timer() {
 async fn reunite_refuses_foreign_halves() {
     let (a1, b1) = pair(1024, Config::default(), Config::default()).await;
     let (a2, _b2) = pair(1024, Config::default(), Config::default()).await;
-    let (r1, _w1) = a1.split();
-    let (_r2, w2) = a2.split();
+    let (r1, _w1) = a1.into_split();
+    let (_r2, w2) = a2.into_split();
     assert!(r1.reunite(w2).is_err());
     drop(b1);
 }

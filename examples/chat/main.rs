@@ -22,9 +22,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use wsproto::handshake::Accept;
 use wsproto::io::tokio::WebSocketStream;
-use wsproto::io::{Answer, Message};
+use wsproto::io::{Answer, Message, Reject, WsError};
 use wsproto::{CloseCode, Config, PreparedFrame};
 
 const PAGE: &str = include_str!("index.html");
@@ -69,7 +68,7 @@ async fn serve(stream: TcpStream, room: Arc<Room>) -> io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = target.split('?').next().unwrap_or("");
     match (method, path) {
-        ("GET", "/chat") => chat(stream, room).await,
+        ("GET", "/chat") => Ok(chat(stream, room).await?),
         ("GET" | "HEAD", "/" | "/index.html") => {
             respond(
                 stream,
@@ -177,13 +176,11 @@ fn answer(request: &wsproto::Request) -> Answer {
         (Some(_), None) => false,
     };
     if same_origin {
-        Answer::Accept(Accept::new())
+        Answer::accept()
     } else {
-        Answer::Reject {
-            status: 403,
-            headers: Vec::new(),
-            body: b"cross-origin WebSocket refused\n".to_vec(),
-        }
+        Reject::forbidden()
+            .body("cross-origin WebSocket refused\n")
+            .into()
     }
 }
 
@@ -198,8 +195,8 @@ fn config() -> Config {
     config
 }
 
-async fn chat(stream: TcpStream, room: Arc<Room>) -> io::Result<()> {
-    let mut ws = WebSocketStream::accept(stream, config(), answer).await?;
+async fn chat(stream: TcpStream, room: Arc<Room>) -> Result<(), WsError> {
+    let mut ws = WebSocketStream::accept_with(stream, config(), answer).await?;
     let (tx, mut rx) = mpsc::channel::<PreparedFrame>(CLIENT_QUEUE);
     let mut tx = Some(tx);
     let mut member: Option<(u64, String)> = None;
@@ -208,19 +205,20 @@ async fn chat(stream: TcpStream, room: Arc<Room>) -> io::Result<()> {
         // `recv` is cancel safe, so racing it against the room's queue loses nothing.
         tokio::select! {
             received = ws.recv() => match received {
-                Ok(Message::Text(text)) => {
+                Ok(Some(Message::Text(text))) => {
                     let reply = handle(&room, &text, &mut member, &mut tx);
                     if let Some(reply) = reply {
                         ws.send(Message::text(reply.to_string())).await?;
                     }
                 }
-                Ok(Message::Binary(_)) => {
+                Ok(Some(Message::Binary(_))) => {
                     let reply = json!({"type": "error", "data": "binary messages are not supported"});
                     ws.send(Message::text(reply.to_string())).await?;
                 }
                 // Pings are answered and the close is echoed by the adapter.
-                Ok(_) => {}
-                Err(_) => break,
+                Ok(Some(_)) => {}
+                // The clean end, or a failure the member's page will reconnect after.
+                Ok(None) | Err(_) => break,
             },
             out = rx.recv(), if member.is_some() && !kicked => match out {
                 Some(frame) => {

@@ -85,6 +85,7 @@ impl Connection {
             // The common case: the whole head in one read. Parse it where it is, uncopied.
             let window = input.get(..self.config.max_handshake_size).unwrap_or(input);
             if let Some(end) = handshake::find_head_end(window, 0) {
+                self.head_end_in_input = end;
                 let event = self.on_head(now, window.get(..end).unwrap_or(window))?;
                 return Ok(Recv {
                     consumed: end,
@@ -106,6 +107,7 @@ impl Connection {
         };
         // Bytes after the head were only copied, not consumed: they are frames for later.
         let consumed = end - searched;
+        self.head_end_in_input = consumed;
         let head = core::mem::take(&mut self.head);
         let event = self.on_head(now, head.get(..end).unwrap_or(&head))?;
         Ok(Recv {

@@ -138,6 +138,9 @@ pub struct Connection {
     keepalive_count: u32,
     /// The opening handshake's head, gathered until its terminator arrives.
     head: Vec<u8>,
+    /// How many bytes of the last `recv` input belonged to the opening head: where a refused
+    /// client's response body starts in the input it was given.
+    pub(crate) head_end_in_input: usize,
     client_key: String,
     client_request: Option<ClientRequest>,
     request: Option<Request>,
@@ -252,6 +255,7 @@ impl Connection {
             keepalive_payload: None,
             keepalive_count: 0,
             head: Vec::new(),
+            head_end_in_input: 0,
             client_key: String::new(),
             client_request: None,
             request: None,

@@ -12,7 +12,7 @@ use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant as StdInstant};
 
 use super::driver::private::Io;
-use super::driver::{Driver, Polled};
+use super::driver::{Driver, Polled, content_length};
 use super::{
     IntoClientRequest, Message, ReadBuffer, WsError, apply_answer, dial_url, new_client,
     new_server, new_upgraded, no_tls,
@@ -226,6 +226,15 @@ impl<S: Transport> WebSocket<S> {
                 Ok(Polled::Connected(response)) => return Ok((ws, *response)),
                 Ok(Polled::End) => return Err(WsError::Handshake(HandshakeError::Eof)),
                 Ok(_) => {}
+                Err(WsError::Refused { response, .. }) => {
+                    let until = ws.driver.finish_deadline();
+                    let length = content_length(&response);
+                    let body = block(&mut ws.driver, |driver, cx| {
+                        driver.poll_refusal_body(cx, until, length)
+                    });
+                    ws.finish();
+                    return Err(WsError::Refused { response, body });
+                }
                 Err(e) => {
                     ws.finish();
                     return Err(e);

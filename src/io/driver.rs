@@ -13,7 +13,7 @@ use std::io::{self, IoSlice};
 
 use bytes::Bytes;
 
-use super::{Message, ReadBuffer, WsError, WsResult};
+use super::{MAX_REFUSAL_BODY, Message, ReadBuffer, WsError, WsResult};
 use crate::close::CloseCode;
 use crate::connection::{Connection, State};
 use crate::error::{Error, SendError};
@@ -406,7 +406,7 @@ impl<R: Runtime> Driver<R> {
     pub(crate) fn send_error(&self, e: SendError) -> WsError {
         let closed = self.conn.close_sent().is_some() && self.conn.close_received().is_some();
         if e == SendError::NotOpen && closed {
-            WsError::Closed(self.conn.close_received())
+            WsError::Closed(self.conn.close_received().map(Box::new))
         } else {
             WsError::Send(e)
         }
@@ -447,6 +447,35 @@ impl<R: Runtime> Driver<R> {
             return Poll::Pending;
         }
         self.poll_shutdown(cx)
+    }
+
+    /// Client, after a refusal: reads the response body after the head, until `length` bytes
+    /// (its `Content-Length`), the end of the stream, [`MAX_REFUSAL_BODY`] bytes or `until`.
+    pub(crate) fn poll_refusal_body(
+        &mut self,
+        cx: &mut Context<'_>,
+        until: Instant,
+        length: Option<usize>,
+    ) -> Poll<Bytes> {
+        let want = length.unwrap_or(MAX_REFUSAL_BODY).min(MAX_REFUSAL_BODY);
+        let start = self.conn.head_end_in_input;
+        loop {
+            let have = self.buf.filled().len().saturating_sub(start);
+            if have >= want || self.done || self.io.poll_deadline(cx, until).is_ready() {
+                break;
+            }
+            match self.io.poll_read(cx, &mut self.buf, want - have, Some(until)) {
+                Poll::Pending if R::BLOCKING => break,
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(n)) if n > 0 => {}
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The server closed (the usual end of a refusal) or the read failed.
+                Poll::Ready(_) => self.done = true,
+            }
+        }
+        let filled = self.buf.filled();
+        let end = filled.len().min(start.saturating_add(want));
+        Poll::Ready(Bytes::copy_from_slice(filled.get(start..end).unwrap_or(&[])))
     }
 
     /// The deadline for [`poll_finish`](Driver::poll_finish): the close timeout from now.
@@ -493,6 +522,13 @@ impl<R: Runtime> Driver<R> {
             }
         }
     }
+}
+
+/// A response's `Content-Length`, if it has a valid one.
+pub(crate) fn content_length(response: &Response) -> Option<usize> {
+    response
+        .header_str("Content-Length")
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// What one [`Driver::step`] did.

@@ -1,12 +1,17 @@
 //! [`WsError`]: what the adapters return, by who caused it and what went on the wire.
 
 use std::boxed::Box;
+
+use bytes::Bytes;
 use std::string::String;
 use std::{fmt, io};
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::{Error, HandshakeError, ProtocolError, SendError, TimeoutKind};
 use crate::handshake::{Response, UrlError};
+
+/// The most of a refused handshake's response body [`WsError::Refused`] keeps.
+pub const MAX_REFUSAL_BODY: usize = 64 << 10;
 
 /// Everything an adapter call can fail with.
 ///
@@ -36,10 +41,20 @@ use crate::handshake::{Response, UrlError};
 pub enum WsError {
     /// The connection has ended after a completed close handshake, and this call needs an
     /// open one (a send after the end). Holds the peer's close frame, if it sent one.
-    Closed(Option<CloseFrame>),
-    /// The opening handshake failed. A client: the server refused (with
-    /// [`HandshakeError::Rejected`], whose response has the status, headers and body) or
-    /// answered wrongly. A server: the request was bad, and the HTTP error
+    Closed(Option<Box<CloseFrame>>),
+    /// Client: the server refused the opening handshake with a response other than 101 (401,
+    /// 403, 404, a proxy's 502...).
+    Refused {
+        /// The status line and headers.
+        response: Box<Response>,
+        /// The body: up to its `Content-Length`, or until the server closed, at most
+        /// [`MAX_REFUSAL_BODY`] bytes, read within the close timeout. A chunked body is given
+        /// as it came, undecoded.
+        body: Bytes,
+    },
+    /// The opening handshake failed otherwise. A client: the server's 101 response was wrong
+    /// (its `Sec-WebSocket-Accept`, an unoffered subprotocol or extension) or the transport
+    /// ended first. A server: the request was bad, and the HTTP error
     /// [`HandshakeError::status`] was sent.
     Handshake(HandshakeError),
     /// Server: the application rejected the request; this HTTP status was sent.
@@ -84,7 +99,7 @@ impl WsError {
     /// closure, `None` otherwise.
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
-            WsError::Closed(frame) => frame.as_ref().map(CloseFrame::code),
+            WsError::Closed(frame) => frame.as_deref().map(CloseFrame::code),
             WsError::Protocol(e) | WsError::LimitExceeded(e) => Some(e.close_code()),
             WsError::Timeout(_) | WsError::AbnormalClosure => Some(CloseCode::ABNORMAL),
             _ => None,
@@ -94,6 +109,7 @@ impl WsError {
     /// The HTTP status of a failed handshake: received (client) or sent (server).
     pub fn http_status(&self) -> Option<u16> {
         match self {
+            WsError::Refused { response, .. } => Some(response.status),
             WsError::Handshake(e) => Some(e.status()),
             WsError::Rejected { status } => Some(*status),
             WsError::UnofferedSubprotocol(_) | WsError::InvalidAnswer(_) => Some(500),
@@ -104,7 +120,7 @@ impl WsError {
     /// Client: the server's response to a refused handshake (status, headers and body).
     pub fn response(&self) -> Option<&Response> {
         match self {
-            WsError::Handshake(HandshakeError::Rejected(response)) => Some(response),
+            WsError::Refused { response, .. } => Some(response),
             _ => None,
         }
     }
@@ -115,7 +131,8 @@ impl WsError {
     pub fn is_peer_fault(&self) -> bool {
         matches!(
             self,
-            WsError::Handshake(_)
+            WsError::Refused { .. }
+                | WsError::Handshake(_)
                 | WsError::Protocol(_)
                 | WsError::LimitExceeded(_)
                 | WsError::Timeout(_)
@@ -127,7 +144,7 @@ impl WsError {
         match self {
             WsError::Io(e) => e.kind(),
             WsError::Closed(_) => io::ErrorKind::NotConnected,
-            WsError::Rejected { .. } => io::ErrorKind::PermissionDenied,
+            WsError::Rejected { .. } | WsError::Refused { .. } => io::ErrorKind::PermissionDenied,
             WsError::AbnormalClosure => io::ErrorKind::UnexpectedEof,
             WsError::Timeout(_) => io::ErrorKind::TimedOut,
             WsError::Send(SendError::OutputFull) => io::ErrorKind::WouldBlock,
@@ -153,10 +170,14 @@ impl WsError {
                 | ProtocolError::TooManyFragments),
             ) => WsError::LimitExceeded(p),
             Error::Protocol(p) => WsError::Protocol(p),
+            Error::Handshake(HandshakeError::Rejected(response)) => WsError::Refused {
+                response,
+                body: Bytes::new(),
+            },
             Error::Handshake(h) => WsError::Handshake(h),
             Error::Timeout(kind) => WsError::Timeout(kind),
             Error::AbnormalClosure => WsError::AbnormalClosure,
-            Error::Closed => WsError::Closed(peer_close),
+            Error::Closed => WsError::Closed(peer_close.map(Box::new)),
             // The adapters always answer before reading on; anything else is the core's.
             other => WsError::Io(io::Error::other(other)),
         }
@@ -174,6 +195,15 @@ impl fmt::Display for WsError {
                 frame.reason()
             ),
             WsError::Closed(None) => f.write_str("the connection is closed"),
+            WsError::Refused { response, body } => {
+                write!(f, "the server refused the handshake with HTTP {}", response.status)?;
+                match core::str::from_utf8(body) {
+                    Ok(text) if !text.trim().is_empty() && text.len() <= 200 => {
+                        write!(f, ": {}", text.trim())
+                    }
+                    _ => Ok(()),
+                }
+            }
             WsError::Handshake(e) => write!(f, "opening handshake failed: {e}"),
             WsError::Rejected { status } => {
                 write!(
@@ -263,11 +293,17 @@ mod tests {
 
     #[test]
     fn clean_end_carries_the_peer_close_frame() {
-        let frame = CloseFrame::new(CloseCode::AWAY, "bye").unwrap();
+        let frame = CloseFrame::new(CloseCode::GOING_AWAY, "bye").unwrap();
         let e = WsError::from_core(Error::Closed, Some(frame));
-        assert_eq!(e.close_code(), Some(CloseCode::AWAY));
+        assert_eq!(e.close_code(), Some(CloseCode::GOING_AWAY));
         assert_eq!(e.io_kind(), io::ErrorKind::NotConnected);
         assert!(e.to_string().contains("bye"));
+    }
+
+    #[test]
+    fn stays_small_to_move() {
+        // `recv` returns `Result<Option<Message>, WsError>` for every message.
+        assert!(size_of::<WsError>() <= 40, "{}", size_of::<WsError>());
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub mod tokio;
 pub(crate) use answer::apply_answer;
 pub use answer::{Answer, Reject};
 pub use driver::{DEFAULT_HIGH_WATER_MARK, Runtime};
-pub use error::WsError;
+pub use error::{MAX_REFUSAL_BODY, WsError};
 pub use message::Message;
 pub use read_buffer::ReadBuffer;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]

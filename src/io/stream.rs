@@ -8,7 +8,7 @@ use std::boxed::Box;
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use super::driver::{Driver, Polled, Runtime};
+use super::driver::{Driver, Polled, Runtime, content_length};
 use super::split::{ReadHalf, WriteHalf, split};
 use super::{Answer, Message, Reject, WsError, WsResult, apply_answer};
 use crate::close::CloseCode;
@@ -74,6 +74,13 @@ impl<R: Runtime> WebSocketStream<R> {
                 }
                 Ok(Polled::End) => return Err(WsError::Handshake(HandshakeError::Eof)),
                 Ok(_) => {}
+                Err(WsError::Refused { response, .. }) => {
+                    let until = driver.finish_deadline();
+                    let length = content_length(&response);
+                    let body = poll_fn(|cx| driver.poll_refusal_body(cx, until, length)).await;
+                    finish(&mut driver).await;
+                    return Err(WsError::Refused { response, body });
+                }
                 Err(e) => {
                     finish(&mut driver).await;
                     return Err(e);
