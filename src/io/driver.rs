@@ -464,7 +464,10 @@ impl<R: Runtime> Driver<R> {
             if have >= want || self.done || self.io.poll_deadline(cx, until).is_ready() {
                 break;
             }
-            match self.io.poll_read(cx, &mut self.buf, want - have, Some(until)) {
+            match self
+                .io
+                .poll_read(cx, &mut self.buf, want - have, Some(until))
+            {
                 Poll::Pending if R::BLOCKING => break,
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(n)) if n > 0 => {}
@@ -475,7 +478,9 @@ impl<R: Runtime> Driver<R> {
         }
         let filled = self.buf.filled();
         let end = filled.len().min(start.saturating_add(want));
-        Poll::Ready(Bytes::copy_from_slice(filled.get(start..end).unwrap_or(&[])))
+        Poll::Ready(Bytes::copy_from_slice(
+            filled.get(start..end).unwrap_or(&[]),
+        ))
     }
 
     /// The deadline for [`poll_finish`](Driver::poll_finish): the close timeout from now.

@@ -196,7 +196,11 @@ impl fmt::Display for WsError {
             ),
             WsError::Closed(None) => f.write_str("the connection is closed"),
             WsError::Refused { response, body } => {
-                write!(f, "the server refused the handshake with HTTP {}", response.status)?;
+                write!(
+                    f,
+                    "the server refused the handshake with HTTP {}",
+                    response.status
+                )?;
                 match core::str::from_utf8(body) {
                     Ok(text) if !text.trim().is_empty() && text.len() <= 200 => {
                         write!(f, ": {}", text.trim())
