@@ -31,7 +31,7 @@ async fn main() -> std::io::Result<()> {
 }
 
 /// Echoes text and binary messages until the connection ends: `Ok` for a clean close.
-async fn echo(stream: TcpStream) -> Result<(), WsError> {
+pub async fn echo(stream: TcpStream) -> Result<(), WsError> {
     let mut ws = WebSocketStream::accept(stream, config()).await?;
     while let Some(message) = ws.recv().await? {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {

@@ -172,6 +172,12 @@ pub use time::Instant;
 /// [`PreparedFrame`] and the adapters' messages.
 pub use bytes;
 
+/// Moving from tokio-tungstenite: a table, call by call, and the same program in both.
+#[cfg(feature = "tokio")]
+pub mod migrating_from_tokio_tungstenite {
+    #![doc = include_str!("../docs/migrating-from-tokio-tungstenite.md")]
+}
+
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -35,6 +35,7 @@ use crate::text::Utf8Bytes;
 /// A message is small (a control payload is a [`Bytes`] too, and the rare close frame is
 /// boxed), because every message the adapters deliver is moved through a few layers of futures.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Message {
     /// A text message.
     Text(Utf8Bytes),
@@ -73,6 +74,39 @@ impl Message {
     /// Whether this is a binary message.
     pub fn is_binary(&self) -> bool {
         matches!(self, Message::Binary(_))
+    }
+
+    /// Whether this is a ping.
+    pub fn is_ping(&self) -> bool {
+        matches!(self, Message::Ping(_))
+    }
+
+    /// Whether this is a pong.
+    pub fn is_pong(&self) -> bool {
+        matches!(self, Message::Pong(_))
+    }
+
+    /// Whether this is a close frame.
+    pub fn is_close(&self) -> bool {
+        matches!(self, Message::Close(_))
+    }
+
+    /// The payload as bytes, without a copy: a data message's, a ping's or pong's, or a close
+    /// frame's reason.
+    pub fn into_data(self) -> Bytes {
+        match self {
+            Message::Text(text) => text.into_bytes(),
+            Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data,
+            Message::Close(frame) => Bytes::copy_from_slice(frame.reason().as_bytes()),
+        }
+    }
+
+    /// The text of a text message, without a copy; `None` for any other message.
+    pub fn into_text(self) -> Option<Utf8Bytes> {
+        match self {
+            Message::Text(text) => Some(text),
+            _ => None,
+        }
     }
 
     /// The text of a text message.
