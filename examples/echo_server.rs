@@ -3,13 +3,12 @@
 //! `cargo run --release --example echo_server -- [ADDR]` (default `127.0.0.1:9001`). It echoes
 //! every text and binary message unchanged and answers close; the Autobahn TestSuite drives it.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::thread;
 
 use wsproto::Config;
-use wsproto::handshake::Accept;
-use wsproto::io::Message;
-use wsproto::io::blocking::{Answer, WebSocket};
+use wsproto::io::WsError;
+use wsproto::io::blocking::WebSocket;
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
@@ -20,20 +19,22 @@ fn main() -> std::io::Result<()> {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         thread::spawn(move || {
-            let _ = stream.set_nodelay(true);
-            let Ok(mut ws) = WebSocket::accept(stream, config(), |_| Answer::Accept(Accept::new()))
-            else {
-                return;
-            };
-            // Ends with an error once the connection is over (closed, failed, or dropped).
-            while let Ok(message) = ws.recv() {
-                if matches!(message, Message::Text(_) | Message::Binary(_))
-                    && ws.send(message).is_err()
-                {
-                    break;
-                }
+            if let Err(e) = echo(stream) {
+                eprintln!("connection failed: {e}");
             }
         });
+    }
+    Ok(())
+}
+
+/// Echoes one connection until its clean end (`Ok(None)`); `?` passes on any failure.
+fn echo(stream: TcpStream) -> Result<(), WsError> {
+    stream.set_nodelay(true)?;
+    let mut ws = WebSocket::accept(stream, config())?;
+    while let Some(message) = ws.recv()? {
+        if message.is_text() || message.is_binary() {
+            ws.send(message)?;
+        }
     }
     Ok(())
 }

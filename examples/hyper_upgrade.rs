@@ -16,11 +16,12 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::upgrade::Upgraded;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use wsproto::handshake::accept_key;
-use wsproto::io::Message;
+use wsproto::io::WsError;
 use wsproto::io::tokio::WebSocketStream;
 use wsproto::{Config, Role};
 
@@ -97,24 +98,13 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>,
     // hyper completes the upgrade after it has sent the 101 below.
     let on_upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
-        let upgraded = match on_upgrade.await {
-            Ok(upgraded) => upgraded,
-            Err(e) => {
-                eprintln!("upgrade failed: {e}");
-                return;
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                if let Err(e) = echo(upgraded).await {
+                    eprintln!("websocket: {e}");
+                }
             }
-        };
-        let Ok(mut ws) =
-            WebSocketStream::upgraded(TokioIo::new(upgraded), Role::Server, Config::default())
-        else {
-            return;
-        };
-        while let Ok(message) = ws.recv().await {
-            if matches!(message, Message::Text(_) | Message::Binary(_))
-                && ws.send(message).await.is_err()
-            {
-                break;
-            }
+            Err(e) => eprintln!("upgrade failed: {e}"),
         }
     });
 
@@ -128,4 +118,16 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>,
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
     Ok(response)
+}
+
+/// Echoes text and binary messages on the connection hyper upgraded, until the clean end.
+async fn echo(upgraded: Upgraded) -> Result<(), WsError> {
+    let io = TokioIo::new(upgraded);
+    let mut ws = WebSocketStream::upgraded(io, Role::Server, Config::default())?;
+    while let Some(message) = ws.recv().await? {
+        if message.is_text() || message.is_binary() {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
 }

@@ -16,9 +16,8 @@ use std::io::{self, BufRead, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
-use wsproto::handshake::Accept;
-use wsproto::io::Message;
-use wsproto::io::blocking::{Answer, Transport, WebSocket};
+use wsproto::io::blocking::{Transport, WebSocket};
+use wsproto::io::{Message, WsError};
 use wsproto::{ClientRequest, CloseCode, Config};
 
 /// A transport made of a reader and a writer, e.g. stdin and stdout. It has no read timeout,
@@ -49,14 +48,12 @@ impl<R: Read, W: Write> Transport for Duplex<R, W> {}
 
 /// Accepts the opening handshake on `transport` and echoes text and binary messages until the
 /// connection ends. Returns how many messages it echoed.
-pub fn serve<T: Transport>(transport: T) -> io::Result<usize> {
-    let mut ws = WebSocket::accept(transport, Config::default(), |_| {
-        Answer::Accept(Accept::new())
-    })?;
+pub fn serve<T: Transport>(transport: T) -> Result<usize, WsError> {
+    let mut ws = WebSocket::accept(transport, Config::default())?;
     let mut echoed = 0;
-    // `recv` ends with an error once the connection is over (closed, failed or dropped).
-    while let Ok(message) = ws.recv() {
-        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+    // `Ok(None)` is the clean end (close handshake done); `?` passes on every failure.
+    while let Some(message) = ws.recv()? {
+        if message.is_text() || message.is_binary() {
             ws.send(message)?;
             echoed += 1;
         }
@@ -65,7 +62,7 @@ pub fn serve<T: Transport>(transport: T) -> io::Result<usize> {
 }
 
 /// Serves connections on a Unix socket at `path`, one thread each, up to `limit` of them.
-pub fn listen(path: &Path, limit: Option<usize>) -> io::Result<()> {
+pub fn listen(path: &Path, limit: Option<usize>) -> Result<(), WsError> {
     // A socket file left by an earlier run would make bind fail.
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
@@ -86,7 +83,7 @@ pub fn chat(
     path: &Path,
     lines: impl IntoIterator<Item = String>,
     mut out: impl Write,
-) -> io::Result<()> {
+) -> Result<(), WsError> {
     let stream = UnixStream::connect(path)?;
     // The Host header is required; on a Unix socket any name will do.
     let request = ClientRequest::new("localhost", "/");
@@ -94,18 +91,20 @@ pub fn chat(
     for line in lines {
         ws.send(Message::text(line))?;
         match ws.recv()? {
-            Message::Text(echo) => writeln!(out, "{echo}")?,
-            other => writeln!(out, "{other:?}")?,
+            Some(Message::Text(echo)) => writeln!(out, "{echo}")?,
+            Some(other) => writeln!(out, "{other:?}")?,
+            // The server ended the connection.
+            None => return Ok(()),
         }
     }
     ws.close(CloseCode::NORMAL, "bye")?;
-    // Finish the close handshake: the server's echo, then the end of the connection.
-    while ws.recv().is_ok() {}
+    // Finish the close handshake: the server's echo, then the clean end.
+    while ws.recv()?.is_some() {}
     Ok(())
 }
 
 #[allow(dead_code)]
-fn main() -> io::Result<()> {
+fn main() -> Result<(), WsError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["--listen", path] => listen(Path::new(path), None),

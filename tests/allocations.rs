@@ -153,11 +153,11 @@ fn allocations_receiving(opcode: u8, payload: &[u8]) -> usize {
     let mut ws = server_over(client_frames(opcode, payload, WARM_UP + MESSAGES));
     run(async {
         for _ in 0..WARM_UP {
-            ws.recv().await.unwrap();
+            ws.recv().await.unwrap().expect("a message, not the end");
         }
         let before = allocations();
         for _ in 0..MESSAGES {
-            let message = ws.recv().await.unwrap();
+            let message = ws.recv().await.unwrap().expect("a message, not the end");
             assert_eq!(message.as_payload(), payload);
         }
         allocations() - before

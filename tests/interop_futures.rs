@@ -7,7 +7,6 @@
 mod interop_peer;
 
 use std::future::poll_fn;
-use std::io::{self, ErrorKind};
 use std::net::TcpListener as StdListener;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -18,10 +17,12 @@ use interop_peer::{
     Act, check, check_peer_close, script, tungstenite_client, tungstenite_server, watchdog,
 };
 use smol::stream::StreamExt;
-use wsproto::handshake::Accept;
-use wsproto::io::Message;
-use wsproto::io::futures::{Answer, AsyncIoTimer, NoTimer, Timer, WebSocketStream, connect};
-use wsproto::{ClientRequest, CloseCode, Config, Role};
+use wsproto::handshake::UrlError;
+use wsproto::io::futures::{
+    Answer, AsyncIoTimer, NoTimer, Reject, Timer, WebSocketStream, connect,
+};
+use wsproto::io::{Message, WsError};
+use wsproto::{ClientRequest, CloseCode, Config, Role, TimeoutKind};
 
 /// Runs the script on our side, then expects the connection to end cleanly.
 async fn converse<S, T>(ws: &mut WebSocketStream<S, T>, we_close: bool)
@@ -42,17 +43,20 @@ where
         }
         for want in &expect {
             let got = ws.recv().await.unwrap();
+            let got = got.unwrap_or_else(|| panic!("step {i}: the connection ended early"));
             check(i, &got, want);
         }
     }
-    let end = ws.recv().await.unwrap_err();
-    assert_eq!(end.kind(), ErrorKind::NotConnected, "{end}");
+    match ws.recv().await {
+        Ok(None) => {}
+        other => panic!("expected the clean end, got {other:?}"),
+    }
     assert!(!ws.is_open());
 }
 
 fn accept_interop(req: &wsproto::Request) -> Answer {
     assert_eq!(req.path(), "/interop");
-    Answer::Accept(Accept::new())
+    Answer::accept()
 }
 
 #[test]
@@ -62,10 +66,14 @@ fn smol_server_vs_tungstenite_client() {
             let listener = smol::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let peer = tungstenite_client(listener.local_addr().unwrap());
             let (stream, _) = listener.accept().await.unwrap();
-            let mut ws =
-                WebSocketStream::accept(stream, Config::default(), AsyncIoTimer, accept_interop)
-                    .await
-                    .unwrap();
+            let mut ws = WebSocketStream::accept_with(
+                stream,
+                Config::default(),
+                AsyncIoTimer,
+                accept_interop,
+            )
+            .await
+            .unwrap();
             converse(&mut ws, true).await;
             check_peer_close(peer.join().unwrap(), true);
         })
@@ -79,7 +87,7 @@ fn smol_client_vs_tungstenite_server() {
             let listener = StdListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
             let peer = tungstenite_server(listener);
-            let (mut ws, response) = connect(&format!("ws://{addr}/interop"), Config::default())
+            let (mut ws, response) = connect(format!("ws://{addr}/interop"), Config::default())
                 .await
                 .unwrap();
             assert_eq!(response.status, 101);
@@ -98,10 +106,14 @@ fn async_std_server_vs_tungstenite_client() {
                 .unwrap();
             let peer = tungstenite_client(listener.local_addr().unwrap());
             let (stream, _) = listener.accept().await.unwrap();
-            let mut ws =
-                WebSocketStream::accept(stream, Config::default(), AsyncIoTimer, accept_interop)
-                    .await
-                    .unwrap();
+            let mut ws = WebSocketStream::accept_with(
+                stream,
+                Config::default(),
+                AsyncIoTimer,
+                accept_interop,
+            )
+            .await
+            .unwrap();
             converse(&mut ws, false).await;
             // async-std's `TcpStream::poll_close` only flushes: the socket closes (and the
             // client sees the server end the transport) when it is dropped, as a handler
@@ -132,7 +144,7 @@ fn async_std_client_vs_tungstenite_server() {
 }
 
 /// Sends through the `Sink` impl: ready, start, flush.
-async fn sink_send<K: Sink<Message, Error = io::Error> + Unpin>(sink: &mut K, msg: Message) {
+async fn sink_send<K: Sink<Message, Error = WsError> + Unpin>(sink: &mut K, msg: Message) {
     poll_fn(|cx| Pin::new(&mut *sink).poll_ready(cx))
         .await
         .unwrap();
@@ -149,7 +161,7 @@ fn smol_stream_and_sink_impls() {
             let listener = StdListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
             let peer = tungstenite_server(listener);
-            let (mut ws, _) = connect(&format!("ws://{addr}/"), Config::default())
+            let (mut ws, _) = connect(format!("ws://{addr}/"), Config::default())
                 .await
                 .unwrap();
             // Queue several without flushing in between, then read the echoes as a stream.
@@ -199,12 +211,13 @@ fn smol_handshake_timeout_fires() {
             let (stream, _) = listener.accept().await.unwrap();
             let config = Config::default().handshake_timeout(Duration::from_millis(200));
             let start = Instant::now();
-            let err = WebSocketStream::accept(stream, config, AsyncIoTimer, |_| {
-                Answer::Accept(Accept::new())
-            })
-            .await
-            .unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+            let err = WebSocketStream::accept(stream, config, AsyncIoTimer)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, WsError::Timeout(TimeoutKind::Handshake)),
+                "{err}"
+            );
             let took = start.elapsed();
             assert!(
                 took >= Duration::from_millis(200) && took < Duration::from_secs(5),
@@ -237,7 +250,7 @@ fn async_std_keepalive_pings_then_pong_timeout() {
                     .unwrap();
             let start = Instant::now();
             let err = ws.recv().await.unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+            assert!(matches!(err, WsError::Timeout(TimeoutKind::Pong)), "{err}");
             assert!(
                 start.elapsed() >= Duration::from_millis(250),
                 "{:?}",
@@ -265,16 +278,12 @@ fn smol_rejection_reaches_tungstenite_as_http_status() {
                 }
             });
             let (stream, _) = listener.accept().await.unwrap();
-            let err = WebSocketStream::accept(stream, Config::default(), AsyncIoTimer, |_| {
-                Answer::Reject {
-                    status: 401,
-                    headers: vec![("WWW-Authenticate".into(), "Bearer".into())],
-                    body: b"who are you".to_vec(),
-                }
+            let err = WebSocketStream::accept_with(stream, Config::default(), AsyncIoTimer, |_| {
+                Reject::unauthorized("Bearer").body("who are you").into()
             })
             .await
             .unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+            assert!(matches!(err, WsError::Rejected { status: 401 }), "{err}");
             assert_eq!(client.join().unwrap(), 401);
         })
     });
@@ -302,10 +311,10 @@ fn smol_upgraded_client_with_no_timer() {
                     .unwrap();
             assert!(ws.is_open());
             ws.send(Message::text("hello")).await.unwrap();
-            assert_eq!(ws.recv().await.unwrap(), Message::text("hello"));
+            assert_eq!(ws.recv().await.unwrap(), Some(Message::text("hello")));
             ws.close(CloseCode::NORMAL, "bye").await.unwrap();
-            assert!(matches!(ws.recv().await.unwrap(), Message::Close(_)));
-            assert_eq!(ws.recv().await.unwrap_err().kind(), ErrorKind::NotConnected);
+            assert!(matches!(ws.recv().await.unwrap(), Some(Message::Close(_))));
+            assert!(matches!(ws.recv().await, Ok(None)));
             check_peer_close(peer.join().unwrap(), true);
         })
     });
@@ -314,21 +323,21 @@ fn smol_upgraded_client_with_no_timer() {
 #[test]
 fn connect_rejects_bad_urls_and_wss() {
     smol::block_on(async {
-        for bad in [
-            "http://example.com/",
-            "ws://",
-            "ws://host:99999/",
-            "ws://a b/",
+        for (bad, why) in [
+            ("http://example.com/", UrlError::Scheme),
+            ("ws://", UrlError::MissingHost),
+            ("ws://host:99999/", UrlError::BadPort),
+            ("ws://a b/", UrlError::InvalidCharacter),
         ] {
             let err = connect(bad, Config::default()).await.unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}: {err}");
+            assert!(matches!(err, WsError::Url(e) if e == why), "{bad}: {err}");
         }
         let err = connect("wss://example.com/", Config::default())
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(matches!(err, WsError::Tls(_)), "{err}");
         assert!(
-            err.to_string().contains("bring your own TLS stream"),
+            err.to_string().contains("open the TLS stream yourself"),
             "{err}"
         );
     });
@@ -355,7 +364,7 @@ fn smol_split_halves_send_and_receive_from_two_tasks() {
             let ws =
                 WebSocketStream::upgraded(stream, Role::Client, Config::default(), AsyncIoTimer)
                     .unwrap();
-            let (mut read, mut write) = ws.split();
+            let (mut read, mut write) = ws.into_split();
             let writer = smol::spawn(async move {
                 for i in 0..200u32 {
                     write.send(format!("message {i} — 世界")).await.unwrap();
@@ -363,14 +372,14 @@ fn smol_split_halves_send_and_receive_from_two_tasks() {
                 write
             });
             for i in 0..200u32 {
-                let got = read.recv().await.unwrap();
+                let got = read.recv().await.unwrap().expect("a message");
                 assert_eq!(got.as_text(), Some(format!("message {i} — 世界").as_str()));
             }
             let write = writer.await;
             let mut ws = read.reunite(write).unwrap();
             ws.close(CloseCode::NORMAL, "bye").await.unwrap();
-            assert!(matches!(ws.recv().await.unwrap(), Message::Close(_)));
-            assert_eq!(ws.recv().await.unwrap_err().kind(), ErrorKind::NotConnected);
+            assert!(matches!(ws.recv().await.unwrap(), Some(Message::Close(_))));
+            assert!(matches!(ws.recv().await, Ok(None)));
             check_peer_close(peer.join().unwrap(), true);
         })
     });
