@@ -254,7 +254,7 @@ async fn rejection_and_bad_requests() {
             .unwrap();
         match core {
             Error::Handshake(HandshakeError::Rejected(response)) => {
-                assert_eq!(response.status, 403);
+                assert_eq!(response.status(), 403);
                 assert_eq!(response.header_str("X-Why"), Some("no"));
             }
             other => panic!("unexpected {other:?}"),

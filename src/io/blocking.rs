@@ -182,9 +182,7 @@ pub struct WebSocket<S> {
 /// stream); connection and handshake errors otherwise.
 pub fn connect(url: &str, config: Config) -> io::Result<(WebSocket<TcpStream>, crate::Response)> {
     let (parsed, request) = plain_url(url)?;
-    let addr = (parsed.host.as_str(), parsed.port)
-        .to_socket_addrs()?
-        .next();
+    let addr = (parsed.host(), parsed.port()).to_socket_addrs()?.next();
     let addr =
         addr.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host name did not resolve"))?;
     let stream = TcpStream::connect(addr)?;

@@ -119,7 +119,7 @@ pub async fn connect(
     crate::Response,
 )> {
     let (parsed, request) = super::plain_url(url)?;
-    let stream = async_net::TcpStream::connect((parsed.host.as_str(), parsed.port)).await?;
+    let stream = async_net::TcpStream::connect((parsed.host(), parsed.port())).await?;
     stream.set_nodelay(true)?;
     WebSocketStream::client(stream, request, config, AsyncIoTimer).await
 }

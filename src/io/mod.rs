@@ -192,13 +192,13 @@ pub(crate) fn rejected_error() -> io::Error {
 /// Parses a URL for a plain-TCP `connect`: `InvalidInput` for a bad URL or for `wss://`.
 pub(crate) fn plain_url(url: &str) -> io::Result<(WsUrl, ClientRequest)> {
     let parsed = parse_url(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    if parsed.secure {
+    if parsed.is_secure() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "wss:// needs TLS, which connect does not do: bring your own TLS stream and call \
              the adapter's `client` over it",
         ));
     }
-    let request = ClientRequest::new(parsed.host_header(), parsed.resource.clone());
+    let request = ClientRequest::new(parsed.host_header(), parsed.resource());
     Ok((parsed, request))
 }

@@ -160,7 +160,7 @@ pub async fn connect(
     config: Config,
 ) -> io::Result<(WebSocketStream<TcpStream>, Response)> {
     let (parsed, request) = plain_url(url)?;
-    let stream = TcpStream::connect((parsed.host.as_str(), parsed.port)).await?;
+    let stream = TcpStream::connect((parsed.host(), parsed.port())).await?;
     stream.set_nodelay(true)?;
     WebSocketStream::client(stream, request, config).await
 }
