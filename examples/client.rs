@@ -43,7 +43,7 @@ async fn main() {
     loop {
         match connect(&url, config()).await {
             Ok((ws, response)) => {
-                eprintln!("connected to {url} (HTTP {})", response.status);
+                eprintln!("connected to {url} (HTTP {})", response.status());
                 delay = FIRST_DELAY;
                 match session(ws, &mut lines).await {
                     End::Quit => return,

@@ -249,7 +249,7 @@ pub fn conversation() -> Result<Transcript, String> {
         client
             .receive(t, &mut to_client, |conn, event| match event {
                 Event::Connected(resp) => {
-                    client_log.push(format!("connected {}", resp.status));
+                    client_log.push(format!("connected {}", resp.status()));
                     let _ = conn.send_text("temp=21.5");
                 }
                 Event::Message(msg) => {

@@ -49,18 +49,18 @@ async fn connect_tls(
     config: Arc<ClientConfig>,
 ) -> io::Result<WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>> {
     let url = parse_url(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    if !url.secure {
+    if !url.is_secure() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "this example speaks wss:// only; for ws:// use wsproto::io::tokio::connect",
         ));
     }
-    let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
+    let tcp = TcpStream::connect((url.host(), url.port())).await?;
     tcp.set_nodelay(true)?;
-    let name = ServerName::try_from(url.host.clone())
+    let name = ServerName::try_from(url.host().to_owned())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let tls = TlsConnector::from(config).connect(name, tcp).await?;
-    let request = ClientRequest::new(url.host_header(), url.resource.clone());
+    let request = ClientRequest::new(url.host_header(), url.resource());
     let (ws, _response) = WebSocketStream::client(tls, request, Config::default()).await?;
     Ok(ws)
 }

@@ -4,6 +4,7 @@ use core::time::Duration;
 
 /// How data messages are delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Delivery {
     /// Whole messages ([`Event::Message`](crate::Event::Message)), reassembled from fragments
     /// and bounded by [`Config::max_message_size`]. A message that arrives whole in one read

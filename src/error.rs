@@ -158,7 +158,7 @@ impl HandshakeError {
             HandshakeError::MethodNotAllowed => 405,
             HandshakeError::UnsupportedVersion => 426,
             HandshakeError::HeadersTooLarge => 431,
-            HandshakeError::Rejected(r) => r.status,
+            HandshakeError::Rejected(r) => r.status(),
             HandshakeError::BadAccept
             | HandshakeError::UnofferedSubprotocol
             | HandshakeError::UnofferedExtension => 101,
@@ -181,7 +181,7 @@ impl fmt::Display for HandshakeError {
                 f.write_str("handshake head exceeds the configured size or header count")
             }
             HandshakeError::Rejected(r) => {
-                write!(f, "server rejected the handshake with HTTP {}", r.status)
+                write!(f, "server rejected the handshake with HTTP {}", r.status())
             }
             HandshakeError::BadAccept => {
                 f.write_str("server's Sec-WebSocket-Accept does not match the key")
@@ -199,6 +199,7 @@ impl fmt::Display for HandshakeError {
 
 /// Which timer expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TimeoutKind {
     /// The opening handshake did not complete in [`Config::handshake_timeout`](crate::Config::handshake_timeout).
     Handshake,

@@ -82,6 +82,7 @@ impl AsRef<[u8]> for ControlPayload {
 /// Whether a data message is text (UTF-8) or binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "fuzzing", derive(arbitrary::Arbitrary))]
+#[non_exhaustive]
 pub enum DataKind {
     /// Opcode 0x1: the payload is UTF-8 text, validated by the receiver.
     Text,
@@ -93,6 +94,7 @@ pub enum DataKind {
 /// frame, or owned when it was reassembled from several frames or reads (or decompressed).
 /// Either way the connection is not borrowed, so the caller may send while holding it.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Payload<'a> {
     /// Unmasked in place in the caller's input buffer.
     Borrowed(&'a [u8]),
@@ -148,6 +150,7 @@ impl fmt::Debug for Payload<'_> {
 
 /// A whole data message, delivered in [`Delivery::Messages`](crate::Delivery) mode.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Message<'a> {
     /// Text or binary.
     pub kind: DataKind,
@@ -181,6 +184,7 @@ impl fmt::Debug for Message<'_> {
 /// For text, the concatenation of a message's chunks is valid UTF-8, but one chunk may end in
 /// the middle of a character.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Chunk<'a> {
     /// Text or binary (the kind of the whole message).
     pub kind: DataKind,
@@ -194,6 +198,7 @@ pub struct Chunk<'a> {
 
 /// Something that happened on the connection.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// Server: a complete, valid opening-handshake request. Answer it with
     /// [`Connection::accept`](crate::Connection::accept) or

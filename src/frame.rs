@@ -11,6 +11,7 @@ pub const MAX_HEADER_LEN: usize = 14;
 
 /// A frame opcode (RFC 6455 section 5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OpCode {
     /// 0x0: continues a fragmented message.
     Continuation,
@@ -73,12 +74,26 @@ pub struct FrameHeader {
 }
 
 /// What the receiver's role and extensions allow.
+///
+/// Later releases may add rules; build one with [`HeaderRules::new`] and set fields after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HeaderRules {
     /// Reserved bits a negotiated extension defines (RSV1 = 0b100 for permessage-deflate).
     pub rsv_allowed: u8,
     /// Servers require masked frames, clients unmasked ones.
     pub expect_masked: bool,
+}
+
+impl HeaderRules {
+    /// Rules allowing the reserved bits `rsv_allowed` (low 3 bits, RSV1 = 0b100) and requiring
+    /// masked frames if `expect_masked` (a server) or unmasked ones otherwise (a client).
+    pub const fn new(rsv_allowed: u8, expect_masked: bool) -> HeaderRules {
+        HeaderRules {
+            rsv_allowed,
+            expect_masked,
+        }
+    }
 }
 
 /// RSV1: the "compressed" bit of permessage-deflate.

@@ -293,6 +293,7 @@ pub fn handshake_response(data: &[u8]) {
 
 /// One operation of the round-trip and connection targets.
 #[derive(Debug, Clone, Arbitrary)]
+#[non_exhaustive]
 pub enum Op {
     /// Send a text message.
     Text(String),

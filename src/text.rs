@@ -40,6 +40,7 @@ pub struct Utf8Bytes(Bytes);
 
 /// Bytes that are not valid UTF-8, handed back by [`Utf8Bytes::try_from`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NotUtf8 {
     /// The bytes that were given.
     pub bytes: Bytes,

@@ -24,7 +24,7 @@ async fn hyper_upgrade_round_trip() {
         let (mut ws, response) = connect(format!("ws://{addr}/echo"), Config::default())
             .await
             .unwrap();
-        assert_eq!(response.status, 101);
+        assert_eq!(response.status(), 101);
         for i in 0..10 {
             ws.send(Message::text(format!("hello {i}"))).await.unwrap();
             assert_eq!(

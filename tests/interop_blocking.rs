@@ -64,7 +64,7 @@ fn blocking_client_vs_tungstenite_server() {
         let peer = tungstenite_server(listener);
         let (mut ws, response) =
             connect(format!("ws://{addr}/interop"), Config::default()).unwrap();
-        assert_eq!(response.status, 101);
+        assert_eq!(response.status(), 101);
         converse(&mut ws, false);
         check_peer_close(peer.join().unwrap(), false);
     });

@@ -90,7 +90,7 @@ fn smol_client_vs_tungstenite_server() {
             let (mut ws, response) = connect(format!("ws://{addr}/interop"), Config::default())
                 .await
                 .unwrap();
-            assert_eq!(response.status, 101);
+            assert_eq!(response.status(), 101);
             converse(&mut ws, false).await;
             check_peer_close(peer.join().unwrap(), false);
         })

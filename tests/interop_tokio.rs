@@ -135,7 +135,7 @@ async fn our_client_tungstenite_server_sizes() {
         let (listener, url) = bind().await;
         let server = tokio::spawn(tung_echo_server(listener));
         let (mut ws, response) = connect(&url, Config::default()).await.unwrap();
-        assert_eq!(response.status, 101);
+        assert_eq!(response.status(), 101);
         for size in SIZES {
             let text = text_of(size);
             ws.send(Message::text(text.clone())).await.unwrap();

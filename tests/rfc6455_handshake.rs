@@ -264,8 +264,8 @@ fn rfc4_1_client_reports_a_non_101_answer_as_rejected_with_its_headers() {
     let Some(Error::Handshake(HandshakeError::Rejected(response))) = fed.error else {
         panic!("expected Rejected, got {:?}", fed.error)
     };
-    assert_eq!(response.status, 401);
-    assert_eq!(response.reason, "Unauthorized");
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.reason(), "Unauthorized");
     assert_eq!(
         response.header_str("www-authenticate"),
         Some("Basic realm=\"x\"")

@@ -77,7 +77,7 @@ async fn wss_round_trip() {
         let (mut ws, response) = WebSocketStream::client(tls, request, Config::default())
             .await
             .unwrap();
-        assert_eq!(response.status, 101);
+        assert_eq!(response.status(), 101);
         ws.send(Message::text("hello over TLS")).await.unwrap();
         assert_eq!(ws.recv().await.unwrap(), Message::text("hello over TLS"));
         // Larger than a TLS record, so writes are split across records and partial writes.

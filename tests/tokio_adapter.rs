@@ -246,7 +246,7 @@ async fn rejection_and_bad_requests() {
         assert_eq!(response.header_str("X-Why"), Some("no"));
         match &err {
             WsError::Refused { response, body } => {
-                assert_eq!(response.status, 403);
+                assert_eq!(response.status(), 403);
                 assert_eq!(&body[..], b"forbidden");
             }
             other => panic!("expected a refusal, got {other:?}"),

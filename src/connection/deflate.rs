@@ -27,12 +27,12 @@ impl Deflate {
     fn new(role: Role, params: DeflateParams, config: DeflateConfig) -> Deflate {
         let (peer_bits, peer_reset) = match role {
             Role::Client => (
-                params.server_max_window_bits,
-                params.server_no_context_takeover,
+                params.server_max_window_bits(),
+                params.server_no_context_takeover(),
             ),
             Role::Server => (
-                params.client_max_window_bits,
-                params.client_no_context_takeover,
+                params.client_max_window_bits(),
+                params.client_no_context_takeover(),
             ),
         };
         Deflate {
@@ -48,12 +48,12 @@ impl Deflate {
         self.compressor.get_or_insert_with(|| {
             let (bits, reset) = match role {
                 Role::Client => (
-                    params.client_max_window_bits,
-                    params.client_no_context_takeover,
+                    params.client_max_window_bits(),
+                    params.client_no_context_takeover(),
                 ),
                 Role::Server => (
-                    params.server_max_window_bits,
-                    params.server_no_context_takeover,
+                    params.server_max_window_bits(),
+                    params.server_no_context_takeover(),
                 ),
             };
             Compressor::new(level, bits, reset)

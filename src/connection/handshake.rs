@@ -41,7 +41,7 @@ impl Connection {
         let mut head = Vec::with_capacity(192);
         handshake::write_accept(request, accept, extensions, &mut head)?;
         self.output.push_segment(head);
-        self.subprotocol = accept.subprotocol.clone();
+        self.subprotocol = accept.chosen_subprotocol().map(String::from);
         self.open(now);
         #[cfg(feature = "deflate")]
         if let Some((params, _)) = negotiated {

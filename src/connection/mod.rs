@@ -61,6 +61,7 @@ pub enum Role {
 
 /// Where the connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum State {
     /// The opening handshake is in progress.
     Connecting,
@@ -75,6 +76,7 @@ pub enum State {
 
 /// The outcome of one [`Connection::recv`] call.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Recv<'a> {
     /// How many input bytes were used; pass the rest again (with more appended) next time.
     pub consumed: usize,

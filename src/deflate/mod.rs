@@ -156,27 +156,109 @@ impl DeflateConfig {
 /// The parameters both sides agreed on in the handshake.
 ///
 /// Window bits are 8..=15 as negotiated (see the [module docs](self) for how 8 is handled).
-/// `Default` is the RFC's default: context takeover both ways, 15-bit windows.
+/// [`DeflateParams::new`] (and `Default`) is the RFC's default: context takeover both ways,
+/// 15-bit windows.
+///
+/// The core negotiates these itself ([`Connection::deflate_params`](crate::Connection::deflate_params)
+/// reports them). When the upgrade happened elsewhere, build the agreed parameters for
+/// [`Connection::upgraded_with_deflate`](crate::Connection::upgraded_with_deflate) with the
+/// `with_*` methods:
+///
+/// ```
+/// use wsproto::DeflateParams;
+///
+/// // The response said `permessage-deflate; server_no_context_takeover; server_max_window_bits=10`.
+/// let params = DeflateParams::new()
+///     .with_server_no_context_takeover(true)
+///     .with_server_max_window_bits(10);
+/// assert!(params.server_no_context_takeover() && !params.client_no_context_takeover());
+/// assert_eq!((params.server_max_window_bits(), params.client_max_window_bits()), (10, 15));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeflateParams {
     /// The server resets its compressor after every message.
-    pub server_no_context_takeover: bool,
+    server_no_context_takeover: bool,
     /// The client resets its compressor after every message.
-    pub client_no_context_takeover: bool,
+    client_no_context_takeover: bool,
     /// The server compresses with an LZ77 window of at most 2^this bytes.
-    pub server_max_window_bits: u8,
+    server_max_window_bits: u8,
     /// The client compresses with an LZ77 window of at most 2^this bytes.
-    pub client_max_window_bits: u8,
+    client_max_window_bits: u8,
 }
 
 impl Default for DeflateParams {
     fn default() -> Self {
+        DeflateParams::new()
+    }
+}
+
+/// `bits` within the 8..=15 that RFC 7692 allows for window bits.
+const fn window_bits(bits: u8) -> u8 {
+    if bits < 8 {
+        8
+    } else if bits > 15 {
+        15
+    } else {
+        bits
+    }
+}
+
+impl DeflateParams {
+    /// The RFC's default parameters: context takeover both ways, 15-bit windows (what an offer
+    /// and an answer without parameters agree on).
+    pub const fn new() -> DeflateParams {
         DeflateParams {
             server_no_context_takeover: false,
             client_no_context_takeover: false,
             server_max_window_bits: 15,
             client_max_window_bits: 15,
         }
+    }
+
+    /// Sets whether the server resets its compressor after every message
+    /// (`server_no_context_takeover` was agreed).
+    pub const fn with_server_no_context_takeover(mut self, on: bool) -> Self {
+        self.server_no_context_takeover = on;
+        self
+    }
+
+    /// Sets whether the client resets its compressor after every message
+    /// (`client_no_context_takeover` was agreed).
+    pub const fn with_client_no_context_takeover(mut self, on: bool) -> Self {
+        self.client_no_context_takeover = on;
+        self
+    }
+
+    /// Sets the agreed `server_max_window_bits`; values outside 8..=15 are clamped into it.
+    pub const fn with_server_max_window_bits(mut self, bits: u8) -> Self {
+        self.server_max_window_bits = window_bits(bits);
+        self
+    }
+
+    /// Sets the agreed `client_max_window_bits`; values outside 8..=15 are clamped into it.
+    pub const fn with_client_max_window_bits(mut self, bits: u8) -> Self {
+        self.client_max_window_bits = window_bits(bits);
+        self
+    }
+
+    /// Whether the server resets its compressor after every message.
+    pub const fn server_no_context_takeover(&self) -> bool {
+        self.server_no_context_takeover
+    }
+
+    /// Whether the client resets its compressor after every message.
+    pub const fn client_no_context_takeover(&self) -> bool {
+        self.client_no_context_takeover
+    }
+
+    /// The server compresses with an LZ77 window of at most 2^this bytes (8..=15).
+    pub const fn server_max_window_bits(&self) -> u8 {
+        self.server_max_window_bits
+    }
+
+    /// The client compresses with an LZ77 window of at most 2^this bytes (8..=15).
+    pub const fn client_max_window_bits(&self) -> u8 {
+        self.client_max_window_bits
     }
 }
 
@@ -238,5 +320,27 @@ mod tests {
                 client_max_window_bits: 15,
             }
         );
+    }
+
+    #[test]
+    fn params_builder_sets_and_clamps_and_getters_read() {
+        let p = DeflateParams::new()
+            .with_server_no_context_takeover(true)
+            .with_client_no_context_takeover(true)
+            .with_server_max_window_bits(8)
+            .with_client_max_window_bits(12);
+        assert!(p.server_no_context_takeover() && p.client_no_context_takeover());
+        assert_eq!(
+            (p.server_max_window_bits(), p.client_max_window_bits()),
+            (8, 12)
+        );
+        let p = DeflateParams::new()
+            .with_server_max_window_bits(0)
+            .with_client_max_window_bits(200);
+        assert_eq!(
+            (p.server_max_window_bits(), p.client_max_window_bits()),
+            (8, 15)
+        );
+        assert!(!p.server_no_context_takeover() && !p.client_no_context_takeover());
     }
 }

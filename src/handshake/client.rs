@@ -46,7 +46,7 @@ impl ClientRequest {
     /// When the URL is not a valid WebSocket URL (see [`UrlError`]).
     pub fn from_url(url: &str) -> Result<ClientRequest, UrlError> {
         let url = parse_url(url)?;
-        let mut request = ClientRequest::new(url.host_header(), url.resource.clone());
+        let mut request = ClientRequest::new(url.host_header(), url.resource());
         request.url = Some(url);
         Ok(request)
     }
@@ -166,17 +166,35 @@ pub(crate) fn write_request(
 }
 
 /// The server's answer to the opening handshake.
+///
+/// Made by the core from the bytes received; read it with [`status`](Response::status),
+/// [`reason`](Response::reason), [`headers`](Response::headers) and the lookups below.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// The status code: 101 when the connection opened.
-    pub status: u16,
+    status: u16,
     /// The reason phrase, e.g. `Switching Protocols` (informational only).
-    pub reason: String,
+    reason: String,
     /// All headers, in the order received.
-    pub headers: Headers,
+    headers: Headers,
 }
 
 impl Response {
+    /// The status code: 101 when the connection opened.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason phrase, e.g. `Switching Protocols` (informational only).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// All headers, in the order received.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
     /// The value of the first header called `name` (ASCII-case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.get(name)

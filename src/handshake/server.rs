@@ -142,13 +142,17 @@ pub(crate) fn validate_request(req: &Request) -> Result<(), HandshakeError> {
 }
 
 /// How to accept a request: the chosen subprotocol and extra response headers.
+///
+/// Built with [`Accept::new`] and the builder methods [`subprotocol`](Accept::subprotocol) and
+/// [`header`](Accept::header); read back with [`chosen_subprotocol`](Accept::chosen_subprotocol)
+/// and [`headers`](Accept::headers).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Accept {
     /// The subprotocol to speak; it must be one the client offered ([`Request::subprotocols`]).
-    pub subprotocol: Option<String>,
+    subprotocol: Option<String>,
     /// Extra headers for the 101 response, e.g. `Set-Cookie`. The headers the handshake itself
     /// needs are written by the core and may not be repeated here.
-    pub headers: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
 }
 
 impl Accept {
@@ -157,16 +161,28 @@ impl Accept {
         Accept::default()
     }
 
-    /// Chooses the subprotocol to speak.
+    /// Chooses the subprotocol to speak; it must be one the client offered
+    /// ([`Request::subprotocols`]). A second call replaces the first choice.
     pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
         self.subprotocol = Some(protocol.into());
         self
     }
 
-    /// Adds a response header.
+    /// Adds a header to the 101 response, e.g. `Set-Cookie`. The headers the handshake itself
+    /// needs are written by the core and may not be repeated here.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// The subprotocol chosen with [`subprotocol`](Accept::subprotocol), if any.
+    pub fn chosen_subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The extra response headers added with [`header`](Accept::header), in the order added.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
     }
 }
 

@@ -4,20 +4,42 @@ use alloc::format;
 use alloc::string::String;
 use core::fmt;
 
-/// A parsed WebSocket URL.
+/// A parsed WebSocket URL, made by [`parse_url`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsUrl {
     /// `wss://`: the connection runs over TLS.
-    pub secure: bool,
+    secure: bool,
     /// The host name or address; an IPv6 address without its brackets.
-    pub host: String,
+    host: String,
     /// The port, the scheme's default (80 or 443) when the URL names none.
-    pub port: u16,
+    port: u16,
     /// The path and query to request, `/` when the URL has no path.
-    pub resource: String,
+    resource: String,
 }
 
 impl WsUrl {
+    /// Whether the scheme is `wss://`: the connection runs over TLS.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The host name or address; an IPv6 address without its brackets (`::1`, not `[::1]`).
+    /// See [`host_header`](WsUrl::host_header) and [`authority`](WsUrl::authority) for the
+    /// bracketed forms.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port: the one the URL names, else the scheme's default (80 or 443).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The path and query to request, e.g. `/chat?room=1`; `/` when the URL has no path.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
     /// The `Host` header: the host, bracketed if IPv6, with `:port` only when it is not the
     /// scheme's default (as browsers send it).
     pub fn host_header(&self) -> String {
@@ -197,7 +219,7 @@ mod tests {
     fn explicit_port_and_host_header() {
         let u = parse_url("ws://example.com:9001/x").unwrap();
         assert_eq!(
-            (u.port, u.host_header(), u.authority()),
+            (u.port(), u.host_header(), u.authority()),
             (9001, "example.com:9001".into(), "example.com:9001".into())
         );
         let u = parse_url("wss://example.com:443").unwrap();
@@ -210,7 +232,7 @@ mod tests {
     #[test]
     fn ipv6_hosts_are_bracketed_in_headers_only() {
         let u = parse_url("ws://[::1]:9001/").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("::1", 9001));
+        assert_eq!((u.host(), u.port()), ("::1", 9001));
         assert_eq!(
             (u.host_header(), u.authority()),
             ("[::1]:9001".into(), "[::1]:9001".into())
@@ -225,8 +247,11 @@ mod tests {
 
     #[test]
     fn scheme_must_be_ws_or_wss_in_any_case() {
-        assert_eq!(parse_url("WSS://Example.com").map(|u| u.secure), Ok(true));
-        assert_eq!(parse_url("Ws://a").map(|u| u.port), Ok(80));
+        assert_eq!(
+            parse_url("WSS://Example.com").map(|u| u.is_secure()),
+            Ok(true)
+        );
+        assert_eq!(parse_url("Ws://a").map(|u| u.port()), Ok(80));
         assert_eq!(parse_url("http://example.com"), Err(UrlError::Scheme));
         assert_eq!(parse_url("example.com"), Err(UrlError::Scheme));
     }

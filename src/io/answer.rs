@@ -151,12 +151,12 @@ pub(crate) fn apply_answer(
 ) -> Result<(), WsError> {
     let refused = match answer {
         Answer::Accept(accept) => {
-            let unoffered = accept.subprotocol.as_ref().filter(|chosen| {
+            let unoffered = accept.chosen_subprotocol().filter(|chosen| {
                 conn.request()
-                    .is_some_and(|req| !req.subprotocols().any(|p| p == chosen.as_str()))
+                    .is_some_and(|req| !req.subprotocols().any(|p| p == *chosen))
             });
             if let Some(chosen) = unoffered {
-                WsError::UnofferedSubprotocol(chosen.clone())
+                WsError::UnofferedSubprotocol(chosen.into())
             } else {
                 match conn.accept(now, &accept) {
                     Ok(()) => return Ok(()),

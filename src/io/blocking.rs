@@ -189,10 +189,10 @@ pub fn connect(
 ) -> Result<(WebSocket<TcpStream>, crate::Response), WsError> {
     let request = request.into_client_request()?;
     let url = dial_url(&request)?;
-    if url.secure {
+    if url.is_secure() {
         return Err(no_tls());
     }
-    let addr = (url.host.as_str(), url.port).to_socket_addrs()?.next();
+    let addr = (url.host(), url.port()).to_socket_addrs()?.next();
     let addr =
         addr.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host name did not resolve"))?;
     let stream = TcpStream::connect(addr)?;

@@ -109,7 +109,7 @@ impl WsError {
     /// The HTTP status of a failed handshake: received (client) or sent (server).
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            WsError::Refused { response, .. } => Some(response.status),
+            WsError::Refused { response, .. } => Some(response.status()),
             WsError::Handshake(e) => Some(e.status()),
             WsError::Rejected { status } => Some(*status),
             WsError::UnofferedSubprotocol(_) | WsError::InvalidAnswer(_) => Some(500),
@@ -199,7 +199,7 @@ impl fmt::Display for WsError {
                 write!(
                     f,
                     "the server refused the handshake with HTTP {}",
-                    response.status
+                    response.status()
                 )?;
                 match core::str::from_utf8(body) {
                     Ok(text) if !text.trim().is_empty() && text.len() <= 200 => {

@@ -127,10 +127,10 @@ pub async fn connect(
 > {
     let request = request.into_client_request()?;
     let url = dial_url(&request)?;
-    if url.secure {
+    if url.is_secure() {
         return Err(super::no_tls());
     }
-    let stream = async_net::TcpStream::connect((url.host.as_str(), url.port)).await?;
+    let stream = async_net::TcpStream::connect((url.host(), url.port())).await?;
     stream.set_nodelay(true)?;
     WebSocketStream::client(stream, request, config, AsyncIoTimer).await
 }

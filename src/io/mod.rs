@@ -137,7 +137,7 @@ pub(crate) fn new_upgraded(role: crate::Role, config: Config) -> WsResult<Connec
 ///     .origin("https://example.com")
 ///     .subprotocol("chat.v2");
 /// let request = request.into_client_request()?;
-/// assert_eq!(request.url().map(|url| url.port), Some(443));
+/// assert_eq!(request.url().map(|url| url.port()), Some(443));
 /// # Ok::<(), wsproto::io::WsError>(())
 /// ```
 pub trait IntoClientRequest {

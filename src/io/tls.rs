@@ -87,9 +87,9 @@ pub(crate) async fn open(
     url: &WsUrl,
     connector: Option<Connector>,
 ) -> WsResult<MaybeTlsStream<TcpStream>> {
-    let stream = TcpStream::connect((url.host.as_str(), url.port)).await?;
+    let stream = TcpStream::connect((url.host(), url.port())).await?;
     stream.set_nodelay(true)?;
-    if !url.secure {
+    if !url.is_secure() {
         return Ok(MaybeTlsStream::Plain(stream));
     }
     match connector {

@@ -296,6 +296,8 @@ impl Ev {
             Event::Ping(p) => Ev::Ping(p.as_bytes().to_vec()),
             Event::Pong(p) => Ev::Pong(p.as_bytes().to_vec()),
             Event::Close(c) => Ev::Close(c.code().0, c.reason().to_owned()),
+            // `Event` is `#[non_exhaustive]`: a later release may add events.
+            other => panic!("an event these tests do not know: {other:?}"),
         }
     }
 }
