@@ -122,7 +122,7 @@ async fn an_unoffered_subprotocol_is_refused_with_500_not_dropped() {
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
             WebSocketStream::accept_with(tcp, Config::default(), |_| {
-                Accept::new().subprotocol("mqtt").into()
+                Accept::new().subprotocol("mqtt")
             })
             .await
         });

@@ -104,7 +104,7 @@ fn blocking_rejection_reaches_tungstenite_as_http_status() {
         });
         let (stream, _) = listener.accept().unwrap();
         let err = WebSocket::accept_with(stream, Config::default(), |_| {
-            Reject::forbidden().body("no").into()
+            Reject::forbidden().body("no")
         })
         .unwrap_err();
         assert!(matches!(err, WsError::Rejected { status: 403 }), "{err}");
@@ -118,7 +118,7 @@ fn blocking_connect_rejects_bad_urls_and_wss() {
     assert!(matches!(err, WsError::Url(UrlError::Scheme)), "{err}");
     // Even with a TLS feature on: the blocking adapter does no TLS.
     let err = connect("wss://example.com/", Config::default()).unwrap_err();
-    assert!(matches!(err, WsError::Tls(_)), "{err}");
+    assert!(matches!(err, WsError::TlsUnavailable(_)), "{err}");
     assert!(
         err.to_string().contains("open the TLS stream yourself"),
         "{err}"

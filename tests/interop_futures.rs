@@ -279,7 +279,7 @@ fn smol_rejection_reaches_tungstenite_as_http_status() {
             });
             let (stream, _) = listener.accept().await.unwrap();
             let err = WebSocketStream::accept_with(stream, Config::default(), AsyncIoTimer, |_| {
-                Reject::unauthorized("Bearer").body("who are you").into()
+                Reject::unauthorized("Bearer").body("who are you")
             })
             .await
             .unwrap_err();
@@ -335,7 +335,7 @@ fn connect_rejects_bad_urls_and_wss() {
         let err = connect("wss://example.com/", Config::default())
             .await
             .unwrap_err();
-        assert!(matches!(err, WsError::Tls(_)), "{err}");
+        assert!(matches!(err, WsError::TlsUnavailable(_)), "{err}");
         assert!(
             err.to_string().contains("open the TLS stream yourself"),
             "{err}"

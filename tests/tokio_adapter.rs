@@ -226,10 +226,7 @@ async fn rejection_and_bad_requests() {
             let (tcp, _) = listener.accept().await.unwrap();
             let rejected = WebSocketStream::accept_with(tcp, Config::default(), |req| {
                 assert_eq!(req.path(), "/secret");
-                Reject::forbidden()
-                    .header("X-Why", "no")
-                    .body("forbidden")
-                    .into()
+                Reject::forbidden().header("X-Why", "no").body("forbidden")
             })
             .await
             .unwrap_err();

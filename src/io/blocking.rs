@@ -24,7 +24,7 @@ use crate::handshake::{ClientRequest, Request};
 use crate::prepared::PreparedFrame;
 use crate::{CloseCode, Config, Instant};
 
-pub use super::{Answer, Reject};
+pub use super::{Accept, Answer, Reject};
 
 /// A byte stream the blocking adapter can drive.
 pub trait Transport: Read + Write {
@@ -190,7 +190,10 @@ pub fn connect(
     let request = request.into_client_request()?;
     let url = dial_url(&request)?;
     if url.is_secure() {
-        return Err(no_tls());
+        return Err(no_tls(
+            "the blocking adapter does no TLS: open the TLS stream yourself, implement \
+             `Transport` for it, and call `WebSocket::client`",
+        ));
     }
     let addr = (url.host(), url.port()).to_socket_addrs()?.next();
     let addr =
@@ -250,7 +253,7 @@ impl<S: Transport> WebSocket<S> {
     /// [`WsError::Timeout`] when no request arrives within the handshake timeout,
     /// [`WsError::Io`].
     pub fn accept(stream: S, config: Config) -> Result<Self, WsError> {
-        Self::accept_with(stream, config, |_| Answer::accept())
+        Self::accept_with(stream, config, |_| Accept::new())
     }
 
     /// Runs the server handshake on `stream`; `answer` sees the request and accepts or
@@ -260,10 +263,10 @@ impl<S: Transport> WebSocket<S> {
     /// As [`accept`](WebSocket::accept), and [`WsError::Rejected`] after a rejection was
     /// written, [`WsError::UnofferedSubprotocol`] or [`WsError::InvalidAnswer`] for an answer
     /// the client cannot be given (it gets a 500).
-    pub fn accept_with(
+    pub fn accept_with<A: Into<Answer>>(
         stream: S,
         config: Config,
-        answer: impl FnOnce(&Request) -> Answer,
+        answer: impl FnOnce(&Request) -> A,
     ) -> Result<Self, WsError> {
         let mut ws = WebSocket::new(stream, new_server(config));
         let request = loop {
@@ -278,7 +281,7 @@ impl<S: Transport> WebSocket<S> {
             }
         };
         let now = ws.driver.now();
-        match apply_answer(&mut ws.driver.conn, now, answer(&request)) {
+        match apply_answer(&mut ws.driver.conn, now, answer(&request).into()) {
             Ok(()) => {
                 ws.flush()?;
                 Ok(ws)

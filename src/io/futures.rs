@@ -33,10 +33,10 @@ use super::driver::private::Io;
 use super::{IntoClientRequest, dial_url};
 use super::{ReadBuffer, WsError, new_client, new_server, new_upgraded};
 use crate::connection::Role;
-use crate::handshake::{Accept, ClientRequest, Request};
+use crate::handshake::{ClientRequest, Request};
 use crate::{Config, Instant};
 
-pub use super::{Answer, Reject};
+pub use super::{Accept, Answer, Reject};
 
 /// A WebSocket over a `futures-io` stream with timer `T`. See [`super::WebSocketStream`].
 pub type WebSocketStream<S, T> = super::WebSocketStream<Futures<S, T>>;
@@ -128,7 +128,10 @@ pub async fn connect(
     let request = request.into_client_request()?;
     let url = dial_url(&request)?;
     if url.is_secure() {
-        return Err(super::no_tls());
+        return Err(super::no_tls(
+            "the futures-io adapter does no TLS: open the TLS stream yourself (e.g. with \
+             futures-rustls) and call `WebSocketStream::client`",
+        ));
     }
     let stream = async_net::TcpStream::connect((url.host(), url.port())).await?;
     stream.set_nodelay(true)?;
@@ -271,11 +274,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> super::WebSocketStream<Futures
     /// As [`accept`](Self::accept), and [`WsError::Rejected`] after a rejection was written,
     /// [`WsError::UnofferedSubprotocol`] or [`WsError::InvalidAnswer`] for an answer the
     /// client cannot be given (it gets a 500).
-    pub async fn accept_with(
+    pub async fn accept_with<A: Into<Answer>>(
         stream: S,
         config: Config,
         timer: T,
-        answer: impl FnOnce(&Request) -> Answer,
+        answer: impl FnOnce(&Request) -> A,
     ) -> Result<Self, WsError> {
         let incoming = Self::incoming(stream, config, timer).await?;
         let answer = answer(incoming.request());

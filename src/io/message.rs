@@ -76,6 +76,11 @@ impl Message {
         matches!(self, Message::Binary(_))
     }
 
+    /// Whether this is a data message: text or binary.
+    pub fn is_data(&self) -> bool {
+        matches!(self, Message::Text(_) | Message::Binary(_))
+    }
+
     /// Whether this is a ping.
     pub fn is_ping(&self) -> bool {
         matches!(self, Message::Ping(_))

@@ -55,6 +55,7 @@ mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
+pub use crate::handshake::Accept;
 pub(crate) use answer::apply_answer;
 pub use answer::{Answer, Reject};
 pub use driver::{DEFAULT_HIGH_WATER_MARK, Runtime};
@@ -184,12 +185,7 @@ pub(crate) fn dial_url(request: &ClientRequest) -> WsResult<&WsUrl> {
         .ok_or(WsError::Url(crate::handshake::UrlError::MissingHost))
 }
 
-/// The error a plain-TCP `connect` returns for `wss://`.
-pub(crate) fn no_tls() -> WsError {
-    WsError::Tls(
-        "wss:// needs TLS: enable one of the features rustls-tls-webpki-roots, \
-         rustls-tls-native-roots or native-tls (tokio), or open the TLS stream yourself and \
-         call the adapter's `client` over it"
-            .into(),
-    )
+/// The error a `connect` without TLS returns for `wss://`: `how` says what to do instead.
+pub(crate) fn no_tls(how: &'static str) -> WsError {
+    WsError::TlsUnavailable(how)
 }

@@ -93,6 +93,9 @@ pub(crate) async fn open(
         return Ok(MaybeTlsStream::Plain(stream));
     }
     match connector {
-        Some(Connector::Plain) | None => Err(no_tls()),
+        Some(Connector::Plain) | None => Err(no_tls(
+            "enable one of the features rustls-tls-webpki-roots, rustls-tls-native-roots or \
+             native-tls, or pass a Connector to connect_with",
+        )),
     }
 }

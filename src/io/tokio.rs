@@ -40,14 +40,15 @@ use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::driver::private::Io;
 use super::{
-    Answer, IntoClientRequest, ReadBuffer, WsError, dial_url, new_client, new_server, new_upgraded,
+    IntoClientRequest, ReadBuffer, WsError, dial_url, new_client, new_server, new_upgraded,
 };
 use crate::connection::Role;
-use crate::handshake::{Accept, ClientRequest, Request, Response};
+use crate::handshake::{ClientRequest, Request, Response};
 use crate::{Config, Instant};
 
 pub use super::DEFAULT_HIGH_WATER_MARK;
 pub use super::tls::{Connector, MaybeTlsStream};
+pub use super::{Accept, Answer, Reject};
 
 /// A WebSocket over a tokio `AsyncRead + AsyncWrite` stream. See [`super::WebSocketStream`].
 pub type WebSocketStream<S> = super::WebSocketStream<Tokio<S>>;
@@ -240,10 +241,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> super::WebSocketStream<Tokio<S>> {
     /// As [`accept`](Self::accept), and [`WsError::Rejected`] after a rejection was written,
     /// [`WsError::UnofferedSubprotocol`] or [`WsError::InvalidAnswer`] for an answer the
     /// client cannot be given (it gets a 500).
-    pub async fn accept_with(
+    pub async fn accept_with<A: Into<Answer>>(
         stream: S,
         config: Config,
-        answer: impl FnOnce(&Request) -> Answer,
+        answer: impl FnOnce(&Request) -> A,
     ) -> Result<Self, WsError> {
         let incoming = Self::incoming(stream, config).await?;
         let answer = answer(incoming.request());
