@@ -25,8 +25,21 @@
 //!   timer trait (`AsyncIoTimer` for smol and async-std with feature `async-io`).
 //!
 //! Both async adapters are the same [`WebSocketStream`] on their own runtime, with the same
-//! surface: `recv`/`poll_recv`, `send`, `send_prepared`, `Stream`/`Sink`, `split`,
+//! surface: `recv`/`poll_recv`, `send`, `send_prepared`, `Stream`/`Sink`, `into_split`,
 //! `get_ref`/`get_mut`/`into_inner`, and the same high-water mark.
+//!
+//! Every adapter, the same way:
+//!
+//! - **Clients** `connect` to a URL or an [`IntoClientRequest`] ([`ClientRequest`] with
+//!   headers, `Origin` and subprotocol offers) and get the server's
+//!   [`Response`](crate::Response) back; `client` runs the handshake over a stream you opened.
+//! - **Servers** `accept` any request, `accept_with` a closure that returns an [`Accept`], a
+//!   [`Reject`] or an [`Answer`], or (async) read the request with `incoming`, await what the
+//!   decision needs, and [`Incoming::accept`] or [`Incoming::reject`]. The client always gets
+//!   an HTTP answer: a subprotocol it did not offer is refused with a 500.
+//! - **Errors** are [`WsError`]: who caused a failure and what went on the wire (the close code
+//!   sent, the HTTP status). `recv` returns `Ok(None)` at the clean end, so the loop is
+//!   `while let Some(message) = ws.recv().await? { .. }`.
 
 use alloc::string::String;
 use alloc::string::ToString;
