@@ -181,7 +181,7 @@ pub struct WebSocket<S> {
 /// # Errors
 /// [`WsError::Url`] for a bad URL, [`WsError::Tls`] for `wss://` (this adapter does no TLS:
 /// open the TLS stream yourself, implement [`Transport`] for it, and call
-/// [`WebSocket::client`]); [`WsError::Handshake`] when the server refused or answered wrongly;
+/// [`WebSocket::client`]); [`WsError::Refused`] when the server refused, [`WsError::Handshake`] when it answered wrongly;
 /// [`WsError::Io`] when the connection failed.
 pub fn connect(
     request: impl IntoClientRequest,

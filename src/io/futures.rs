@@ -112,7 +112,7 @@ impl Timer for AsyncIoTimer {
 /// # Errors
 /// [`WsError::Url`] for a bad URL, [`WsError::Tls`] for `wss://`: this function does no TLS,
 /// so open the TLS stream yourself (e.g. futures-rustls) and call [`WebSocketStream::client`]
-/// over it. [`WsError::Handshake`] when the server refused or answered wrongly,
+/// over it. [`WsError::Refused`] when the server refused, [`WsError::Handshake`] when it answered wrongly,
 /// [`WsError::Io`] when the connection failed.
 #[cfg(feature = "async-io")]
 pub async fn connect(

@@ -165,9 +165,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Tokio<S> {
 ///
 /// # Errors
 /// [`WsError::Url`] for a bad URL; [`WsError::Tls`] for `wss://` without a TLS feature or a
-/// failed TLS handshake; [`WsError::Handshake`] when the server refused
-/// ([`HandshakeError::Rejected`](crate::HandshakeError::Rejected) holds its response, see
-/// [`WsError::response`]) or answered wrongly; [`WsError::Io`] when the connection failed.
+/// failed TLS handshake; [`WsError::Refused`] when the server refused (with its response and
+/// body), [`WsError::Handshake`] when it answered wrongly; [`WsError::Io`] when the connection
+/// failed.
 pub async fn connect(
     request: impl IntoClientRequest,
     config: Config,
