@@ -360,7 +360,8 @@ mod tests {
         assert!(why.contains("no trusted root certificates"), "{why}");
         assert!(why.contains("SSL_CERT_FILE"), "{why}");
 
-        let cert = rcgen::generate_simple_self_signed(alloc::vec![String::from("localhost")]).unwrap();
+        let cert =
+            rcgen::generate_simple_self_signed(alloc::vec![String::from("localhost")]).unwrap();
         let mut one = rustls_native_certs::CertificateResult::default();
         one.certs.push(cert.cert.der().clone());
         add_native_roots(&mut roots, one).unwrap();
