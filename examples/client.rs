@@ -1,167 +1,123 @@
-//! An interactive client, like wscat.
+//! A command-line client, like wscat: sends each line of stdin as a text message and prints
+//! each message that arrives.
 //!
-//! `cargo run --release --features tokio --example client -- URL`
+//! ```text
+//! cargo run --features tokio,rustls-tls-native-roots --example client -- \
+//!     [-H 'Name: value']... [--protocol NAME]... ws[s]://HOST[:PORT][/PATH]
+//! ```
 //!
-//! Each line read from stdin is sent as a text message; whatever arrives is printed. Commands:
+//! - `-H 'Name: value'` adds a request header (repeatable), e.g. `Authorization` or `Cookie`;
+//!   `Origin` is sent as the request's origin.
+//! - `--protocol NAME` offers a subprotocol (repeatable, most preferred first).
 //!
-//! - `/ping [payload]` sends a ping (the pong is printed when it comes back);
-//! - `/close [code] [reason]` closes the connection (default 1000) and exits.
-//!
-//! End of input (Ctrl-D) closes normally and exits. When the connection drops, the client
-//! reconnects with exponential backoff (250 ms doubling up to 30 s) plus jitter.
+//! `wss://` needs a TLS feature: `rustls-tls-webpki-roots` (the Mozilla roots),
+//! `rustls-tls-native-roots` (the platform's roots, or those in `SSL_CERT_FILE` /
+//! `SSL_CERT_DIR` when set) or `native-tls`. Text arrives printed as `< text`, binary as
+//! `< [N bytes]`; the status line and the close go to stderr. End of input closes normally and
+//! the client exits once the server has answered the close. If the server refuses the
+//! handshake, its status line and headers are printed. Exit status: 0 after a clean close, 1 on
+//! any error, 2 for bad arguments.
 
-use std::io;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::ExitCode;
 
-use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
-use tokio::net::TcpStream;
-use wsproto::bytes::Bytes;
-use wsproto::io::Message;
-use wsproto::io::tokio::{WebSocketStream, connect};
-use wsproto::{CloseCode, Config};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use wsproto::io::tokio::connect;
+use wsproto::io::{Message, WsError};
+use wsproto::{ClientRequest, CloseCode, Config};
 
-const FIRST_DELAY: Duration = Duration::from_millis(250);
-const MAX_DELAY: Duration = Duration::from_secs(30);
-
-/// Why a session ended.
-enum End {
-    /// The user closed or input ended: exit.
-    Quit,
-    /// The connection dropped: reconnect.
-    Dropped(String),
-}
+const USAGE: &str =
+    "usage: client [-H 'Name: value']... [--protocol NAME]... ws[s]://HOST[:PORT][/PATH]";
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: client URL   (e.g. ws://127.0.0.1:9002/)");
-        std::process::exit(2);
-    };
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let mut jitter = Jitter::new();
-    let mut delay = FIRST_DELAY;
-    loop {
-        match connect(&url, config()).await {
-            Ok((ws, response)) => {
-                eprintln!("connected to {url} (HTTP {})", response.status());
-                delay = FIRST_DELAY;
-                match session(ws, &mut lines).await {
-                    End::Quit => return,
-                    End::Dropped(why) => eprintln!("connection lost: {why}"),
-                }
-            }
-            // A bad URL (or wss:// without TLS) will not get better by retrying.
-            Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-                eprintln!("{e}");
-                std::process::exit(2);
-            }
-            Err(e) => eprintln!("connect failed: {e}"),
+async fn main() -> ExitCode {
+    let request = match request(std::env::args().skip(1)) {
+        Ok(request) => request,
+        Err(why) => {
+            eprintln!("{why}\n{USAGE}");
+            return ExitCode::from(2);
         }
-        // Full jitter over the upper half: spreads reconnecting clients apart.
-        let wait = delay / 2 + delay.mul_f64(jitter.next_unit() / 2.0);
-        eprintln!("reconnecting in {} ms", wait.as_millis());
-        tokio::time::sleep(wait).await;
-        delay = (delay * 2).min(MAX_DELAY);
+    };
+    match run(request).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let WsError::Refused { response, body } = &e {
+                eprintln!("HTTP {} {}", response.status(), response.reason());
+                for header in response.headers().iter() {
+                    let value = String::from_utf8_lossy(header.value);
+                    eprintln!("{}: {value}", header.name);
+                }
+                eprintln!("\n{}", String::from_utf8_lossy(body));
+            }
+            ExitCode::FAILURE
+        }
     }
 }
 
-async fn session(mut ws: WebSocketStream<TcpStream>, lines: &mut Lines<BufReader<Stdin>>) -> End {
-    // Set when the user asked to close: the session then ends as a quit.
-    let mut quitting = false;
+/// The request the arguments describe.
+fn request(mut args: impl Iterator<Item = String>) -> Result<ClientRequest, String> {
+    let (mut url, mut headers, mut protocols) = (None, Vec::new(), Vec::new());
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-H" | "--header" => {
+                let header = args.next().ok_or("-H needs 'Name: value'")?;
+                let (name, value) = header
+                    .split_once(':')
+                    .ok_or_else(|| format!("not 'Name: value': {header:?}"))?;
+                headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+            "--protocol" => protocols.push(args.next().ok_or("--protocol needs a NAME")?),
+            _ if url.is_none() && !arg.starts_with('-') => url = Some(arg),
+            _ => return Err(format!("unexpected argument {arg:?}")),
+        }
+    }
+    let url = url.ok_or("no URL given")?;
+    let mut request = ClientRequest::from_url(&url).map_err(|e| format!("{url}: {e}"))?;
+    for (name, value) in headers {
+        request = if name.eq_ignore_ascii_case("origin") {
+            request.origin(value)
+        } else {
+            request.header(name, value)
+        };
+    }
+    Ok(protocols
+        .into_iter()
+        .fold(request, ClientRequest::subprotocol))
+}
+
+/// Connects, then sends stdin's lines and prints what arrives until the connection ends.
+async fn run(request: ClientRequest) -> Result<(), WsError> {
+    let (mut ws, response) = connect(request, config()).await?;
+    match response.subprotocol() {
+        Some(protocol) => eprintln!("connected: HTTP {} ({protocol})", response.status()),
+        None => eprintln!("connected: HTTP {}", response.status()),
+    }
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut reading = true;
     loop {
         // Both branches are cancel safe: `recv` keeps its state in the connection, and
         // `next_line` in the reader.
         tokio::select! {
-            received = ws.recv() => match received {
-                Ok(Message::Text(text)) => println!("< {text}"),
-                Ok(Message::Binary(data)) => println!("< [{} bytes] {data:02x?}", data.len()),
-                Ok(Message::Ping(p)) => println!("< ping {:?}", String::from_utf8_lossy(&p)),
-                Ok(Message::Pong(p)) => println!("< pong {:?}", String::from_utf8_lossy(&p)),
-                Ok(Message::Close(frame)) => {
-                    println!("< close {} {:?}", frame.code().0, frame.reason());
-                }
-                Err(e) if quitting => {
-                    if e.kind() != io::ErrorKind::NotConnected {
-                        eprintln!("{e}");
-                    }
-                    return End::Quit;
-                }
-                Err(e) => return End::Dropped(e.to_string()),
+            received = ws.recv() => match received? {
+                Some(Message::Text(text)) => println!("< {text}"),
+                Some(Message::Binary(data)) => println!("< [{} bytes]", data.len()),
+                Some(Message::Close(frame)) => eprintln!("closed: {} {}", frame.code(), frame.reason()),
+                // Pings were answered already; pongs answer ours (we send none).
+                Some(_) => {}
+                None => return Ok(()),
             },
-            line = lines.next_line(), if !quitting => {
-                let sent = match line {
-                    Ok(Some(line)) => command(&mut ws, &line, &mut quitting).await,
-                    // End of input: close normally, then wait for the handshake to finish.
-                    Ok(None) | Err(_) => {
-                        quitting = true;
-                        ws.close(CloseCode::NORMAL, "").await
-                    }
-                };
-                if let Err(e) = sent {
-                    eprintln!("send failed: {e}");
+            line = lines.next_line(), if reading => match line? {
+                Some(line) => ws.send(line).await?,
+                None => {
+                    reading = false;
+                    ws.close(CloseCode::NORMAL, "").await?;
                 }
-            }
+            },
         }
     }
 }
 
-async fn command(
-    ws: &mut WebSocketStream<TcpStream>,
-    line: &str,
-    quitting: &mut bool,
-) -> io::Result<()> {
-    if let Some(rest) = line.strip_prefix("/ping") {
-        // The adapter refuses a payload over 125 bytes (`InvalidInput`).
-        let payload = Bytes::copy_from_slice(rest.trim().as_bytes());
-        return ws.send(Message::Ping(payload)).await;
-    }
-    if let Some(rest) = line.strip_prefix("/close") {
-        let rest = rest.trim();
-        let (code, reason) = match rest.split_once(' ') {
-            Some((code, reason)) => (code, reason.trim()),
-            None => (rest, ""),
-        };
-        let code = if code.is_empty() {
-            CloseCode::NORMAL
-        } else {
-            match code.parse() {
-                Ok(code) => CloseCode(code),
-                Err(_) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "usage: /close [code] [reason]",
-                    ));
-                }
-            }
-        };
-        ws.close(code, reason).await?;
-        *quitting = true;
-        return Ok(());
-    }
-    ws.send(Message::text(line.to_owned())).await
-}
-
-/// A small xorshift generator seeded from the clock: enough to spread reconnects apart.
-struct Jitter(u64);
-
-impl Jitter {
-    fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        Jitter((nanos ^ u64::from(std::process::id()) << 32) | 1)
-    }
-
-    /// A value in `[0, 1)`.
-    fn next_unit(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// The default config, with permessage-deflate offered or accepted when the feature is on.
+/// The default config, with permessage-deflate offered when the feature is on.
 fn config() -> Config {
     let config = Config::default();
     #[cfg(feature = "deflate")]

@@ -1,99 +1,214 @@
-//! `wss://`: our server and our client over tokio-rustls, with a certificate made at test time.
-#![cfg(feature = "tokio")]
+//! `wss://` through `io::tokio::connect_with`: this crate's server behind tokio-rustls, and its
+//! client over rustls and native-tls, with certificates made at test time. Loopback only; each
+//! test is bounded in time. The default connector with `SSL_CERT_FILE` is tested in
+//! `tls_native_roots.rs`, its own process.
+#![cfg(all(feature = "tokio", feature = "__rustls-tls"))]
 
-use std::sync::Arc;
+#[path = "tls/support.rs"]
+mod support;
+
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::rustls::pki_types::{
-    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
-};
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
-use tokio_rustls::{TlsAcceptor, TlsConnector};
-use wsproto::handshake::Accept;
-use wsproto::io::tokio::WebSocketStream;
-use wsproto::io::{Answer, Message};
-use wsproto::{ClientRequest, CloseCode, Config};
+use support::{Cert, bounded, echo_and_close, echo_server};
+use tokio::net::TcpListener;
+use wsproto::io::WsError;
+use wsproto::io::tokio::{Connector, connect, connect_with, rustls};
+use wsproto::{Config, TimeoutKind};
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A self-signed certificate for `localhost`, and TLS configs trusting it.
-fn tls_configs() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let cert: CertificateDer<'static> = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let server = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .unwrap();
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (Arc::new(server), Arc::new(client))
+/// The rustls error inside a `WsError::Tls`; fails the test for anything else.
+fn rustls_error(result: Result<impl Sized, WsError>) -> rustls::Error {
+    match result {
+        Err(WsError::Tls(e)) => match e.downcast::<rustls::Error>() {
+            Ok(e) => *e,
+            Err(e) => panic!("a TLS error, but not from rustls: {e}"),
+        },
+        Err(e) => panic!("expected WsError::Tls, got {e:?}"),
+        Ok(_) => panic!("expected WsError::Tls, but the connection opened"),
+    }
 }
 
 #[tokio::test]
-async fn wss_round_trip() {
-    tokio::time::timeout(Duration::from_secs(60), async {
-        let (server_config, client_config) = tls_configs();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let tls = TlsAcceptor::from(server_config).accept(tcp).await.unwrap();
-            let mut ws = WebSocketStream::accept(tls, Config::default(), |req| {
-                assert_eq!(req.path(), "/secure");
-                Answer::Accept(Accept::new())
-            })
-            .await
-            .unwrap();
-            let mut echoed = 0;
-            while let Ok(message) = ws.recv().await {
-                if matches!(message, Message::Text(_) | Message::Binary(_)) {
-                    ws.send(message).await.unwrap();
-                    echoed += 1;
-                }
-            }
-            echoed
-        });
-
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let name = ServerName::try_from("localhost").unwrap();
-        let tls = TlsConnector::from(client_config)
-            .connect(name, tcp)
-            .await
-            .unwrap();
-        let request = ClientRequest::new(format!("localhost:{}", addr.port()), "/secure");
-        let (mut ws, response) = WebSocketStream::client(tls, request, Config::default())
+async fn rustls_connector_echoes_and_closes_cleanly() {
+    bounded(async {
+        let cert = Cert::new(&["localhost"]);
+        let (port, server) = echo_server(&cert).await;
+        let connector = Connector::Rustls(cert.client_config());
+        let url = format!("wss://localhost:{port}/");
+        let (ws, response) = connect_with(url, Config::default(), Some(connector))
             .await
             .unwrap();
         assert_eq!(response.status(), 101);
-        ws.send(Message::text("hello over TLS")).await.unwrap();
-        assert_eq!(ws.recv().await.unwrap(), Message::text("hello over TLS"));
-        // Larger than a TLS record, so writes are split across records and partial writes.
-        let big: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i % 251) as u8).collect();
-        ws.send(Message::binary(big.clone())).await.unwrap();
-        assert_eq!(ws.recv().await.unwrap(), Message::binary(big));
-        ws.close(CloseCode::NORMAL, "bye").await.unwrap();
-        assert!(
-            matches!(ws.recv().await.unwrap(), Message::Close(f) if f.code() == CloseCode::NORMAL)
-        );
-        assert_eq!(
-            ws.recv().await.unwrap_err().kind(),
-            std::io::ErrorKind::NotConnected
-        );
-        assert_eq!(server.await.unwrap(), 2);
+        assert!(matches!(
+            ws.get_ref(),
+            wsproto::io::tokio::MaybeTlsStream::Rustls(_)
+        ));
+        echo_and_close(ws).await;
+        assert_eq!(server.await.unwrap(), Ok(2));
     })
-    .await
-    .expect("test timed out");
+    .await;
+}
+
+#[tokio::test]
+async fn ip_address_urls_are_verified_against_ip_sans() {
+    bounded(async {
+        let cert = Cert::new(&["127.0.0.1"]);
+        let (port, server) = echo_server(&cert).await;
+        let connector = Connector::Rustls(cert.client_config());
+        let url = format!("wss://127.0.0.1:{port}/");
+        let (ws, _) = connect_with(url, Config::default(), Some(connector))
+            .await
+            .unwrap();
+        echo_and_close(ws).await;
+        assert_eq!(server.await.unwrap(), Ok(2));
+
+        // A certificate for a name does not cover the address.
+        let cert = Cert::new(&["localhost"]);
+        let (port, server) = echo_server(&cert).await;
+        let connector = Connector::Rustls(cert.client_config());
+        let url = format!("wss://127.0.0.1:{port}/");
+        let e = rustls_error(connect_with(url, Config::default(), Some(connector)).await);
+        assert!(matches!(e, rustls::Error::InvalidCertificate(_)), "{e:?}");
+        assert!(server.await.unwrap().is_err());
+    })
+    .await;
+}
+
+#[cfg(feature = "native-tls")]
+#[tokio::test]
+async fn native_tls_connector_echoes_and_closes_cleanly() {
+    use wsproto::io::tokio::native_tls;
+
+    bounded(async {
+        let cert = Cert::new(&["localhost"]);
+        let (port, server) = echo_server(&cert).await;
+        let root = native_tls::Certificate::from_pem(cert.pem.as_bytes()).unwrap();
+        let tls = native_tls::TlsConnector::builder()
+            .add_root_certificate(root)
+            .build()
+            .unwrap();
+        let url = format!("wss://localhost:{port}/");
+        let (ws, response) = connect_with(url, Config::default(), Some(Connector::NativeTls(tls)))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 101);
+        assert!(matches!(
+            ws.get_ref(),
+            wsproto::io::tokio::MaybeTlsStream::NativeTls(_)
+        ));
+        echo_and_close(ws).await;
+        assert_eq!(server.await.unwrap(), Ok(2));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_host_is_a_tls_error() {
+    bounded(async {
+        // Trusted, but issued for another name.
+        let cert = Cert::new(&["other.invalid"]);
+        let (port, server) = echo_server(&cert).await;
+        let connector = Connector::Rustls(cert.client_config());
+        let url = format!("wss://localhost:{port}/");
+        let e = rustls_error(connect_with(url, Config::default(), Some(connector)).await);
+        assert!(
+            matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+                    | rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::NotValidForNameContext { .. }
+                    )
+            ),
+            "{e:?}"
+        );
+        assert!(server.await.unwrap().is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_a_tls_error() {
+    bounded(async {
+        // A custom connector that trusts a different certificate.
+        let cert = Cert::new(&["localhost"]);
+        let (port, server) = echo_server(&cert).await;
+        let other = Cert::new(&["localhost"]);
+        let connector = Connector::Rustls(other.client_config());
+        let url = format!("wss://localhost:{port}/");
+        let e = rustls_error(connect_with(url, Config::default(), Some(connector)).await);
+        assert!(
+            matches!(
+                e,
+                rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer
+                        | rustls::CertificateError::BadSignature
+                )
+            ),
+            "{e:?}"
+        );
+        assert!(server.await.unwrap().is_err());
+
+        // The default connector (this process leaves SSL_CERT_FILE alone) does not know it.
+        let (port, server) = echo_server(&cert).await;
+        let result = connect(format!("wss://localhost:{port}/"), Config::default()).await;
+        assert!(matches!(result, Err(WsError::Tls(_))), "{:?}", result.err());
+        assert!(server.await.unwrap().is_err());
+
+        #[cfg(feature = "native-tls")]
+        {
+            // native-tls with the platform's roots only.
+            let tls = wsproto::io::tokio::native_tls::TlsConnector::new().unwrap();
+            let (port, server) = echo_server(&cert).await;
+            let url = format!("wss://localhost:{port}/");
+            let result =
+                connect_with(url, Config::default(), Some(Connector::NativeTls(tls))).await;
+            assert!(matches!(result, Err(WsError::Tls(_))), "{:?}", result.err());
+            assert!(server.await.unwrap().is_err());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn plain_connector_refuses_wss() {
+    bounded(async {
+        // Refused before dialing: nothing needs to listen.
+        let result = connect_with(
+            "wss://127.0.0.1:9/",
+            Config::default(),
+            Some(Connector::Plain),
+        )
+        .await;
+        assert!(
+            matches!(result, Err(WsError::TlsUnavailable(_))),
+            "{:?}",
+            result.err()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_silent_tls_server_times_out() {
+    bounded(async {
+        // Accepts TCP, then never speaks TLS.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            drop(tcp);
+        });
+        let cert = Cert::new(&["localhost"]);
+        let config = Config::default().handshake_timeout(Duration::from_millis(300));
+        let connector = Connector::Rustls(cert.client_config());
+        let url = format!("wss://localhost:{port}/");
+        let result = connect_with(url, config, Some(connector)).await;
+        assert!(
+            matches!(result, Err(WsError::Timeout(TimeoutKind::Handshake))),
+            "{:?}",
+            result.err()
+        );
+        held.abort();
+    })
+    .await;
 }

@@ -26,6 +26,61 @@
 //! Reads go into the read buffer's uninitialized room (`AsyncReadExt::read_buf`), so nothing is
 //! zeroed before a read.
 //!
+//! # `wss://`
+//!
+//! [`connect`] opens TLS for `wss://` with the TLS feature you enable, named as in
+//! tokio-tungstenite:
+//!
+//! - `rustls-tls-webpki-roots`: rustls (ring provider), trusting the Mozilla roots compiled in
+//!   (webpki-roots);
+//! - `rustls-tls-native-roots`: rustls, trusting the platform's roots through rustls-native-certs;
+//!   when `SSL_CERT_FILE` or `SSL_CERT_DIR` is set, the certificates there replace the
+//!   platform's store;
+//! - `native-tls`: the platform's TLS (OpenSSL, Secure Transport, SChannel) and its roots.
+//!
+//! With both rustls features both sets of roots are trusted; with a rustls feature and
+//! `native-tls`, `connect` uses rustls. Its default config is built on the first `wss://`
+//! `connect` and shared by every later one in the process. The certificate is checked against
+//! the URL's host, a name or an IP address. [`connect_with`] takes a [`Connector`] of your own:
+//! a `rustls::ClientConfig` built with the re-exported `io::tokio::rustls` (a private root,
+//! client certificates) or a `native_tls::TlsConnector` built with the re-exported
+//! `io::tokio::native_tls`, so the versions always match this crate's. The TLS handshake is
+//! bounded by the config's handshake timeout, as the WebSocket handshake after it is.
+//!
+//! A server serves `wss://` by running the TLS handshake itself and handing the TLS stream to
+//! [`WebSocketStream::accept`] (or `accept_with`, `incoming`): any `AsyncRead + AsyncWrite +
+//! Unpin` stream works. With tokio-rustls:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tokio::net::TcpListener;
+//! use tokio_rustls::TlsAcceptor;
+//! use tokio_rustls::rustls::ServerConfig;
+//! use wsproto::Config;
+//! use wsproto::io::tokio::WebSocketStream;
+//!
+//! async fn serve(listener: TcpListener, tls: Arc<ServerConfig>) -> std::io::Result<()> {
+//!     let acceptor = TlsAcceptor::from(tls);
+//!     loop {
+//!         let (tcp, _) = listener.accept().await?;
+//!         let acceptor = acceptor.clone();
+//!         tokio::spawn(async move {
+//!             let Ok(tls) = acceptor.accept(tcp).await else { return };
+//!             let Ok(mut ws) = WebSocketStream::accept(tls, Config::default()).await else {
+//!                 return;
+//!             };
+//!             while let Ok(Some(message)) = ws.recv().await {
+//!                 if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! }
+//! ```
+//!
+//! `examples/tls_echo_server.rs` is a whole one.
+//!
 //! [`io::WebSocketStream`]: super::WebSocketStream
 
 use core::future::Future;
@@ -49,6 +104,14 @@ use crate::{Config, Instant};
 pub use super::DEFAULT_HIGH_WATER_MARK;
 pub use super::tls::{Connector, MaybeTlsStream};
 pub use super::{Accept, Answer, Reject};
+/// The native-tls that [`Connector::NativeTls`] takes a connector of (feature `native-tls`):
+/// build a `native_tls::TlsConnector` with it, and the versions match.
+#[cfg(feature = "native-tls")]
+pub use native_tls_crate as native_tls;
+/// The rustls that [`Connector::Rustls`] takes a config of (feature `rustls-tls-webpki-roots` or
+/// `rustls-tls-native-roots`): build a `rustls::ClientConfig` with it, and the versions match.
+#[cfg(feature = "__rustls-tls")]
+pub use tokio_rustls::rustls;
 
 /// A WebSocket over a tokio `AsyncRead + AsyncWrite` stream. See [`super::WebSocketStream`].
 pub type WebSocketStream<S> = super::WebSocketStream<Tokio<S>>;
@@ -164,10 +227,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io for Tokio<S> {
 /// chose.
 ///
 /// # Errors
-/// [`WsError::Url`] for a bad URL; [`WsError::Tls`] for `wss://` without a TLS feature or a
-/// failed TLS handshake; [`WsError::Refused`] when the server refused (with its response and
-/// body), [`WsError::Handshake`] when it answered wrongly; [`WsError::Io`] when the connection
-/// failed.
+/// [`WsError::Url`] for a bad URL; [`WsError::TlsUnavailable`] for `wss://` without a TLS
+/// feature; [`WsError::Tls`] for a default root store that could not be loaded or is empty,
+/// or a failed TLS handshake (an untrusted certificate, a wrong host); [`WsError::Timeout`]
+/// when the TLS or the WebSocket handshake takes longer than the config's handshake timeout;
+/// [`WsError::Refused`] when the server refused (with its response and body, see
+/// [`WsError::response`]), [`WsError::Handshake`] when it answered wrongly; [`WsError::Io`]
+/// when the connection failed.
 pub async fn connect(
     request: impl IntoClientRequest,
     config: Config,
@@ -186,7 +252,11 @@ pub async fn connect_with(
     connector: Option<Connector>,
 ) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response), WsError> {
     let request = request.into_client_request()?;
-    let stream = super::tls::open(dial_url(&request)?, connector).await?;
+    // The TLS handshake gets the same bound as the WebSocket one that follows.
+    let timeout = config
+        .handshake_timeout
+        .unwrap_or(super::DEFAULT_HANDSHAKE_TIMEOUT);
+    let stream = super::tls::open(dial_url(&request)?, connector, timeout).await?;
     WebSocketStream::client(stream, request, config).await
 }
 
