@@ -1,6 +1,6 @@
 //! Every library through its normal public message API, in memory, in the same run.
 //!
-//! `cargo bench --bench adapters` (add `-- adapter_receive_binary` etc. to run
+//! `cargo bench -p wsproto-benches --bench adapters` (add `-- adapter_receive_binary` etc. to run
 //! one group); `python3 benches/summarize_adapters.py` prints the tables from
 //! `target/criterion`. Where `benches/throughput.rs` measures each library's fastest path (hand
 //! made read loops, batched writes), this bench measures what a user of each library gets when

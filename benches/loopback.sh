@@ -7,8 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH="${1:-10}"
-cargo build --release --features tokio --example load_test --example raw_echo_server \
-    --example tokio_echo_server --example peer_echo_server
+# wsproto's echo server is the crate's example; the others are the wsproto-benches package's.
+# Both land in the workspace's target/release/examples.
+cargo build --release -p wsproto --features tokio --example tokio_echo_server
+cargo build --release -p wsproto-benches --example load_test --example raw_echo_server \
+    --example peer_echo_server
 BIN="${CARGO_TARGET_DIR:-target}/release/examples"
 OUT="$(mktemp)"
 PID=""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints the tables of docs/benchmarks.md from a `cargo bench --bench throughput` run.
+"""Prints the tables of docs/benchmarks.md from a `cargo bench -p wsproto-benches --bench throughput` run.
 
     python3 benches/summarize.py                 # criterion's results under target/criterion
     python3 benches/summarize.py --log FILE      # or the bench's saved standard output

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints tables from a `cargo bench --bench adapters` run.
+"""Prints tables from a `cargo bench -p wsproto-benches --bench adapters` run.
 
     python3 benches/summarize_adapters.py            # results under target/criterion
     python3 benches/summarize_adapters.py DIR        # results under DIR/criterion

@@ -1,6 +1,6 @@
 //! Throughput against the best Rust peers, in memory, in the same run: every figure is a ratio.
 //!
-//! `cargo bench --bench throughput` (add `-- receive_binary` etc. to run one group). Results and
+//! `cargo bench -p wsproto-benches --bench throughput` (add `-- receive_binary` etc. to run one group). Results and
 //! how to read them: `docs/benchmarks.md`.
 //!
 //! Workloads (each on wsproto, tungstenite, fastwebsockets and tokio-websockets):

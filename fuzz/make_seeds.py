@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the checked-in seed corpus (fuzz/seeds/<target>/<name>). Re-run after changing it."""
+"""Writes the checked-in seed corpus (tests/fuzz_seeds/<target>/<name>). Re-run after changing it.
+
+The seeds live under tests/ so that the published crate carries them for tests/fuzz_corpus.rs
+(cargo leaves fuzz/, a package of its own, out of the crate).
+"""
 import os
 import struct
 
@@ -23,7 +27,7 @@ def frame(opcode, payload=b"", fin=True, mask=None, rsv=0):
 
 
 def write(target, name, data):
-    d = os.path.join(HERE, "seeds", target)
+    d = os.path.join(HERE, "..", "tests", "fuzz_seeds", target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)

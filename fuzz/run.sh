@@ -16,7 +16,7 @@ fi
 fuzz build -O
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
-    cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
+    cp -n ../tests/fuzz_seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
     echo "== fuzz $t for ${secs}s"
     fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 2>&1 \
         | grep -E "^(#[0-9]+ +DONE|Done|==[0-9]+==|SUMMARY)|panicked|Test unit written" || true

@@ -5,6 +5,7 @@
 // `Utf8Bytes::as_str`, which saves validating text twice).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 //! # wsproto: a sans-IO WebSocket core
 //!
 //! `wsproto` implements the WebSocket protocol (RFC 6455) as a state machine that does no I/O:

@@ -1,6 +1,6 @@
-//! Runs every fuzz target's body over its checked-in seed corpus (`fuzz/seeds/<target>/`), so
+//! Runs every fuzz target's body over its checked-in seed corpus (`tests/fuzz_seeds/<target>/`), so
 //! the targets compile and run on stable in `cargo test`. Also replays any crash reproducers
-//! kept in `fuzz/regressions/<target>/`.
+//! kept in `tests/fuzz_regressions/<target>/`.
 #![cfg(feature = "fuzzing")]
 
 use std::fs;
@@ -8,7 +8,7 @@ use std::path::Path;
 
 fn run_corpus(target: &str, body: fn(&[u8])) {
     let mut ran = 0;
-    for dir in ["fuzz/seeds", "fuzz/regressions"] {
+    for dir in ["tests/fuzz_seeds", "tests/fuzz_regressions"] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir).join(target);
         let Ok(entries) = fs::read_dir(&path) else {
             continue;

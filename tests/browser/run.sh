@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Real-browser test of the chat example: headless Chromium, two tabs, driven over the Chrome
-# DevTools Protocol by chat.mjs (Node's built-in WebSocket and fetch; no npm packages).
+# Real-browser test of the chat demo (the `chat` package, examples/chat): headless Chromium, two
+# tabs, driven over the Chrome DevTools Protocol by chat.mjs (Node's built-in WebSocket and
+# fetch; no npm packages).
 #
 #   bash tests/browser/run.sh
 #
@@ -20,11 +21,11 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 command -v node >/dev/null || { echo "node is required" >&2; exit 1; }
 
-echo "building the chat example ($PROFILE)" >&2
-cargo build --quiet --profile "$PROFILE" --features tokio --example chat
+echo "building the chat demo ($PROFILE)" >&2
+cargo build --quiet --profile "$PROFILE" -p chat
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 case "$PROFILE" in dev) OUT=debug ;; *) OUT="$PROFILE" ;; esac
-CHAT="$TARGET_DIR/$OUT/examples/chat"
+CHAT="$TARGET_DIR/$OUT/chat"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""

@@ -1,7 +1,7 @@
 //! The same echo server on tokio-tungstenite: the peer `benches/loopback.sh` measures
 //! `tokio_echo_server` against.
 //!
-//! `cargo run --release --features tokio --example peer_echo_server -- [ADDR]` (default
+//! `cargo run --release -p wsproto-benches --example peer_echo_server -- [ADDR]` (default
 //! `127.0.0.1:9003`). A task per connection on the multi-thread runtime, echoing every text and
 //! binary message through tokio-tungstenite's `Stream`/`Sink` (its message API), as
 //! `tokio_echo_server` does through wsproto's `recv`/`send`.

@@ -1,6 +1,6 @@
 //! Raw TCP echo server: the baseline for `load_test --raw`.
 //!
-//! `cargo run --release --features tokio --example raw_echo_server -- [ADDR]` (default
+//! `cargo run --release -p wsproto-benches --example raw_echo_server -- [ADDR]` (default
 //! `127.0.0.1:9010`). A task per connection on the multi-thread runtime, like
 //! `tokio_echo_server`. Messages are a 4-byte big-endian length and that many bytes; each whole
 //! message is echoed back, so the server does what a WebSocket echo server does (find message

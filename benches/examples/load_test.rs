@@ -1,9 +1,9 @@
 //! Load test: many echo round trips at once, against a WebSocket or a raw TCP echo server.
 //!
 //! ```text
-//! cargo run --release --features tokio --example load_test -- CONNECTIONS URL SIZE [SECONDS]
-//! cargo run --release --features tokio --example load_test -- --raw CONNECTIONS ADDR SIZE [SECONDS]
-//! cargo run --release --features tokio --example load_test -- --idle CONNECTIONS URL [SECONDS]
+//! cargo run --release -p wsproto-benches --example load_test -- CONNECTIONS URL SIZE [SECONDS]
+//! cargo run --release -p wsproto-benches --example load_test -- --raw CONNECTIONS ADDR SIZE [SECONDS]
+//! cargo run --release -p wsproto-benches --example load_test -- --idle CONNECTIONS URL [SECONDS]
 //! ```
 //!
 //! Opens CONNECTIONS wsproto tokio clients to URL (e.g. `ws://127.0.0.1:9002/`, the

@@ -4,7 +4,7 @@
 //! `docs/profiles/` were taken with it:
 //!
 //! ```sh
-//! cargo build --release --features tokio --example adapter_profile
+//! cargo build --release -p wsproto-benches --example adapter_profile
 //! valgrind --tool=callgrind target/release/examples/adapter_profile recv 100000 16
 //! perf record target/release/examples/adapter_profile recv 4000 1048576
 //! perf record target/release/examples/adapter_profile send 5000000 16

@@ -1,6 +1,6 @@
 //! A chat room for browsers.
 //!
-//! `cargo run --release --features tokio --example chat -- [ADDR]` (default `127.0.0.1:8080`),
+//! `cargo run --release -p chat -- [ADDR]` (default `127.0.0.1:8080`),
 //! then open `http://ADDR/` in a few tabs. `GET /` serves the page (`index.html`, compiled in);
 //! `/chat` is the WebSocket.
 //!
@@ -26,7 +26,7 @@ use wsproto::io::tokio::WebSocketStream;
 use wsproto::io::{Answer, Message, Reject, WsError};
 use wsproto::{CloseCode, Config, PreparedFrame};
 
-const PAGE: &str = include_str!("index.html");
+const PAGE: &str = include_str!("../index.html");
 const HISTORY: usize = 50;
 const MAX_NICK: usize = 24;
 const MAX_TEXT: usize = 2000;
