@@ -226,7 +226,9 @@ pub(crate) fn parse_response(head: &[u8], max_headers: usize) -> Result<Response
         let (Some(minor_version), Some(status)) = (resp.version, resp.code) else {
             return Err(HandshakeError::Malformed("incomplete status line"));
         };
-        if minor_version < 1 {
+        // Only HTTP/1.1 can switch protocols; an older server's refusal (a 403 from a plain
+        // HTTP/1.0 server) is still a refusal, reported with its status.
+        if minor_version < 1 && status == 101 {
             return Err(HandshakeError::Malformed("HTTP version"));
         }
         Ok(Response {
@@ -454,6 +456,15 @@ mod tests {
             resp.extensions().collect::<Vec<_>>(),
             ["permessage-deflate"]
         );
+    }
+
+    #[test]
+    fn http_1_0_refusal_is_a_rejection_with_its_status() {
+        let head = b"HTTP/1.0 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+        let resp = parse_response(head, 64).unwrap();
+        assert_eq!(resp.status(), 403);
+        let err = validate_response(&resp, "dGhlIHNhbXBsZSBub25jZQ==", &[], false).unwrap_err();
+        assert!(matches!(err, HandshakeError::Rejected(r) if r.status() == 403));
     }
 
     #[test]
