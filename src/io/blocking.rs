@@ -257,7 +257,8 @@ impl<S: Transport> WebSocket<S> {
     }
 
     /// Runs the server handshake on `stream`; `answer` sees the request and accepts or
-    /// rejects. It may block (a database lookup): the handshake timeout keeps running.
+    /// rejects. It may block (a database lookup); that time is not bounded by the handshake
+    /// timeout, which covers only the client's request.
     ///
     /// # Errors
     /// As [`accept`](WebSocket::accept), and [`WsError::Rejected`] after a rejection was

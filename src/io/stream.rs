@@ -278,7 +278,9 @@ impl<R: Runtime> Sink<Message> for WebSocketStream<R> {
 /// [`reject`](Incoming::reject). Made by the adapters' `incoming`.
 ///
 /// Dropping it closes the transport without an answer; reject instead to tell the client why.
-/// The opening-handshake timeout keeps running while the application decides.
+/// The opening-handshake timeout bounds how long the client may take to send its request; the
+/// application's decision is not timed (nothing is read meanwhile), so bound a slow lookup
+/// yourself (`tokio::time::timeout`) and reject with a 503 when it takes too long.
 #[derive(Debug)]
 pub struct Incoming<R> {
     driver: Driver<R>,
