@@ -70,7 +70,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, users: &Users) -> Result<(),
     let incoming = WebSocketStream::incoming(stream, Config::default()).await?;
     // The opening-handshake timeout keeps running while the lookup is awaited.
     let user = match token(incoming.request()) {
-        Some(token) => users.lookup(token).await,
+        Some(token) => users.lookup(&token).await,
         None => None,
     };
     let Some(user) = user else {
@@ -98,11 +98,9 @@ async fn serve(stream: TcpStream, peer: SocketAddr, users: &Users) -> Result<(),
 }
 
 /// The token from the query (`?token=...`) or the `Authorization: Bearer ...` header.
-fn token(request: &Request) -> Option<&str> {
-    let in_query = request.query().and_then(|query| {
-        query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("token="))
-    });
-    in_query.or_else(|| request.header_str("Authorization")?.strip_prefix("Bearer "))
+fn token(request: &Request) -> Option<String> {
+    let in_header = || request.header_str("Authorization")?.strip_prefix("Bearer ");
+    request
+        .query_param("token")
+        .or_else(|| in_header().map(str::to_owned))
 }

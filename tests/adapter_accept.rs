@@ -40,10 +40,7 @@ async fn token_server(listener: TcpListener, tokens: Arc<HashSet<String>>) -> Re
     let incoming = WebSocketStream::incoming(tcp, Config::default()).await?;
     let request = incoming.request();
     assert_eq!(request.path(), "/room");
-    let token = request
-        .query()
-        .and_then(|q| q.strip_prefix("token="))
-        .map(str::to_owned);
+    let token = request.query_param("token");
     let allowed = match token {
         Some(token) => lookup(&tokens, &token).await,
         None => false,
@@ -71,9 +68,10 @@ async fn token_server(listener: TcpListener, tokens: Arc<HashSet<String>>) -> Re
 async fn server_awaits_a_lookup_then_accepts_with_an_offered_subprotocol() {
     bounded(async {
         let (listener, url) = bind().await;
-        let tokens = Arc::new(HashSet::from(["s3cret".to_owned()]));
+        let tokens = Arc::new(HashSet::from(["s3/cret".to_owned()]));
         let server = tokio::spawn(token_server(listener, tokens));
-        let request = ClientRequest::from_url(&format!("{url}/room?token=s3cret"))
+        // Percent-encoded as a browser's URLSearchParams would send it.
+        let request = ClientRequest::from_url(&format!("{url}/room?v=1&token=s3%2Fcret"))
             .unwrap()
             .subprotocol("v2.chat")
             .subprotocol("chat");

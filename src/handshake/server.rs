@@ -46,6 +46,33 @@ impl Request {
         self.target().split_once('?').map(|(_, query)| query)
     }
 
+    /// The value of the first query parameter called `name`, decoded as a browser's
+    /// `URLSearchParams` encodes it (`%XX` escapes, `+` for a space); `Some("")` for a
+    /// parameter without a value, `None` if it is absent or does not decode to UTF-8.
+    ///
+    /// ```
+    /// # use wsproto::{Config, Connection, Event, Instant};
+    /// let mut server = Connection::server(Config::default(), Instant::ZERO);
+    /// let mut head = b"GET /chat?room=caf%C3%A9+du+coin&token=a%2Bb HTTP/1.1\r\nHost: x\r\n\
+    ///     Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    /// let Some(Event::Request(request)) = server.recv(Instant::ZERO, &mut head)?.event else {
+    ///     unreachable!("a whole request head")
+    /// };
+    /// assert_eq!(request.query_param("room").as_deref(), Some("café du coin"));
+    /// assert_eq!(request.query_param("token").as_deref(), Some("a+b"));
+    /// assert_eq!(request.query_param("missing"), None);
+    /// # Ok::<(), wsproto::Error>(())
+    /// ```
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let query = self.query()?;
+        let value = query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(key)? == name).then_some(value)
+        })?;
+        form_decode(value)
+    }
+
     /// All headers, in the order received.
     pub fn headers(&self) -> &Headers {
         &self.headers
@@ -139,6 +166,31 @@ pub(crate) fn validate_request(req: &Request) -> Result<(), HandshakeError> {
         return Err(HandshakeError::BadHeader("Sec-WebSocket-Key"));
     }
     Ok(())
+}
+
+/// Decodes an `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte; a
+/// `%` not followed by two hex digits stays as it is. `None` if the bytes are not UTF-8.
+fn form_decode(component: &str) -> Option<String> {
+    let bytes = component.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |at: usize| bytes.get(at).and_then(|&h| (h as char).to_digit(16));
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(i + 1), hex(i + 2)) {
+                (Some(hi), Some(lo)) => {
+                    // Two hex digits: at most 0xFF.
+                    out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'%'));
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// How to accept a request: the chosen subprotocol and extra response headers.
@@ -311,6 +363,17 @@ fn reason_phrase(status: u16) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn form_decode_keeps_bad_escapes_and_refuses_bad_utf8() {
+        assert_eq!(form_decode("a%20b+c").as_deref(), Some("a b c"));
+        assert_eq!(form_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(form_decode("%4").as_deref(), Some("%4"));
+        assert_eq!(form_decode("%zz").as_deref(), Some("%zz"));
+        assert_eq!(form_decode("%E4%B8%AD").as_deref(), Some("中"));
+        assert_eq!(form_decode("%C3"), None, "a lone lead byte is not UTF-8");
+        assert_eq!(form_decode("").as_deref(), Some(""));
+    }
+
     use super::*;
 
     const RFC_SAMPLE: &[u8] = b"GET /chat HTTP/1.1\r\n\

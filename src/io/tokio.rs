@@ -334,9 +334,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> super::WebSocketStream<Tokio<S>> {
     /// # async fn lookup(_: &str) -> bool { true }
     /// # async fn serve(tcp: tokio::net::TcpStream) -> Result<(), WsError> {
     /// let incoming = WebSocketStream::incoming(tcp, Config::default()).await?;
-    /// let token = incoming.request().query().and_then(|q| q.strip_prefix("token="));
+    /// let token = incoming.request().query_param("token");
     /// let allowed = match token {
-    ///     Some(token) => lookup(token).await,
+    ///     Some(token) => lookup(&token).await,
     ///     None => false,
     /// };
     /// if !allowed {
