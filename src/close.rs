@@ -8,6 +8,20 @@ use crate::event::ControlPayload;
 ///
 /// Any `u16` can be held, so that a received code can be reported; [`CloseCode::is_sendable`]
 /// says whether it may appear on the wire.
+///
+/// # Examples
+///
+/// ```
+/// use wsproto::CloseCode;
+///
+/// // 4000-4999 are the application's own, e.g. "kicked by a moderator".
+/// let kicked = CloseCode(4001);
+/// assert!(kicked.is_sendable());
+/// // 1006 only reports a transport that ended without a close frame: it is never sent.
+/// assert!(!CloseCode::ABNORMAL.is_sendable());
+/// assert_eq!(CloseCode::from(1001), CloseCode::GOING_AWAY);
+/// assert_eq!(u16::from(CloseCode::NORMAL), 1000);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CloseCode(pub u16);
 
@@ -92,6 +106,19 @@ pub struct CloseFrame {
 impl CloseFrame {
     /// A close frame to send. `None` if the code may not be sent or the reason is longer than
     /// [`MAX_CLOSE_REASON`] bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+    ///
+    /// let frame = CloseFrame::new(CloseCode::GOING_AWAY, "server restart").unwrap();
+    /// assert_eq!((frame.code(), frame.reason()), (CloseCode::GOING_AWAY, "server restart"));
+    /// // The whole frame must fit a 125-byte control payload, the 2-byte code included.
+    /// let long = "x".repeat(MAX_CLOSE_REASON + 1);
+    /// assert_eq!(CloseFrame::new(CloseCode::NORMAL, &long), None);
+    /// assert_eq!(CloseFrame::new(CloseCode::ABNORMAL, ""), None);
+    /// ```
     pub fn new(code: CloseCode, reason: &str) -> Option<CloseFrame> {
         if !code.is_sendable() || reason.len() > MAX_CLOSE_REASON {
             return None;

@@ -35,6 +35,24 @@ pub enum Delivery {
 /// | [`whole_frame_limit`](Config::whole_frame_limit) | 0 (off; the I/O adapters use `max_frame_size`) |
 /// | all four timers | off |
 /// | [`deflate`](Config::deflate) (feature `deflate`) | off |
+///
+/// # Examples
+///
+/// Start from the defaults and change only what the application needs:
+///
+/// ```
+/// use core::time::Duration;
+/// use wsproto::Config;
+///
+/// // A chat server: small messages, and dead peers noticed within 40 seconds.
+/// let config = Config::default()
+///     .max_message_size(64 << 10)
+///     .keepalive(Duration::from_secs(30), Duration::from_secs(10));
+/// assert_eq!(config.max_message_size, 64 << 10);
+/// assert_eq!(config.pong_timeout, Some(Duration::from_secs(10)));
+/// // Everything else keeps its default.
+/// assert_eq!(config.max_frame_size, Config::default().max_frame_size);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
@@ -110,11 +128,47 @@ impl Default for Config {
 
 impl Config {
     /// Sets [`max_frame_size`](Config::max_frame_size).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{CloseCode, Config, Connection, Instant, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let config = Config::default().max_frame_size(4);
+    /// let mut server = Connection::upgraded(Role::Server, config, Seed([7; 32]), now);
+    /// # let mut client = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), now);
+    /// # client.send_text("hello")?;
+    /// # let mut frame = client.transmit().to_vec();
+    /// // A 5-byte frame is refused on its 6-byte header alone: none of the payload is buffered.
+    /// let err = server.recv(now, &mut frame[..6]).unwrap_err();
+    /// assert_eq!(err.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
+    /// # Ok::<(), wsproto::SendError>(())
+    /// ```
     pub fn max_frame_size(mut self, bytes: u64) -> Self {
         self.max_frame_size = bytes;
         self
     }
     /// Sets [`max_message_size`](Config::max_message_size).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{CloseCode, Config, Connection, Error, Instant, ProtocolError, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let config = Config::default().max_message_size(4);
+    /// let mut server = Connection::upgraded(Role::Server, config, Seed([7; 32]), now);
+    /// # let mut client = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), now);
+    /// # client.send_text("hello")?;
+    /// # let mut input = client.transmit().to_vec();
+    /// // The client sent "hello": one byte too many.
+    /// let err = server.recv(now, &mut input).unwrap_err();
+    /// assert_eq!(err, Error::Protocol(ProtocolError::MessageTooLarge));
+    /// // The peer is told why: the close frame with 1009 is already queued.
+    /// assert_eq!(server.close_sent().map(|f| f.code()), Some(CloseCode::MESSAGE_TOO_BIG));
+    /// # Ok::<(), wsproto::SendError>(())
+    /// ```
     pub fn max_message_size(mut self, bytes: u64) -> Self {
         self.max_message_size = bytes;
         self
@@ -150,22 +204,92 @@ impl Config {
         self
     }
     /// Sets [`keepalive_interval`](Config::keepalive_interval) and [`pong_timeout`](Config::pong_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsproto::{Config, Connection, Error, Instant, Role, Seed, TimeoutKind};
+    ///
+    /// let config = Config::default().keepalive(Duration::from_secs(30), Duration::from_secs(10));
+    /// let mut conn = Connection::upgraded(Role::Server, config, Seed([7; 32]), Instant::ZERO);
+    /// // After 30 s without input the connection pings by itself (0x89: a final ping frame)...
+    /// conn.handle_timeout(Instant::from_millis(30_000))?;
+    /// assert_eq!(conn.transmit()[0], 0x89);
+    /// // ...and gives up on a peer that has not answered 10 s later.
+    /// let timed_out = conn.handle_timeout(Instant::from_millis(40_000));
+    /// assert_eq!(timed_out, Err(Error::Timeout(TimeoutKind::Pong)));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn keepalive(mut self, interval: Duration, pong_timeout: Duration) -> Self {
         self.keepalive_interval = Some(interval);
         self.pong_timeout = Some(pong_timeout);
         self
     }
     /// Sets [`close_timeout`](Config::close_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsproto::{CloseCode, Config, Connection, Error, Instant, Role, Seed, TimeoutKind};
+    ///
+    /// let config = Config::default().close_timeout(Duration::from_secs(5));
+    /// let mut conn = Connection::upgraded(Role::Server, config, Seed([7; 32]), Instant::ZERO);
+    /// conn.close(Instant::ZERO, CloseCode::GOING_AWAY, "restarting")?;
+    /// // A peer that never answers the close cannot hold the connection half-closed.
+    /// assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(5_000)));
+    /// let timed_out = conn.handle_timeout(Instant::from_millis(5_000));
+    /// assert_eq!(timed_out, Err(Error::Timeout(TimeoutKind::Close)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = Some(timeout);
         self
     }
     /// Sets [`handshake_timeout`](Config::handshake_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsproto::{Config, Connection, Error, Instant, TimeoutKind};
+    ///
+    /// let config = Config::default().handshake_timeout(Duration::from_secs(10));
+    /// let mut server = Connection::server(config, Instant::ZERO);
+    /// // A client that connects but never sends its request (slowloris) is dropped after 10 s.
+    /// assert_eq!(server.poll_timeout(), Some(Instant::from_millis(10_000)));
+    /// let timed_out = server.handle_timeout(Instant::from_millis(10_000));
+    /// assert_eq!(timed_out, Err(Error::Timeout(TimeoutKind::Handshake)));
+    /// assert!(server.wants_transport_close());
+    /// ```
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = Some(timeout);
         self
     }
     /// Turns on permessage-deflate with `deflate` settings (see [`Config::deflate`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::handshake::Accept;
+    /// use wsproto::{ClientRequest, Config, Connection, DeflateConfig, Instant, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// // Both ends need it: the client offers compression, the server accepts the offer.
+    /// let config = Config::default().deflate(DeflateConfig::default());
+    /// let request = ClientRequest::new("example.com", "/");
+    /// let mut client = Connection::client(config.clone(), request, Seed([7; 32]), now)?;
+    /// let mut server = Connection::server(config, now);
+    /// # let mut input = client.transmit().to_vec();
+    /// # server.recv(now, &mut input)?;
+    /// # server.accept(now, &Accept::new())?;
+    /// # let mut input = server.transmit().to_vec();
+    /// # client.recv(now, &mut input)?;
+    /// assert!(client.deflate_params().is_some());
+    /// assert_eq!(client.deflate_params(), server.deflate_params());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "deflate")]
     pub fn deflate(mut self, deflate: crate::deflate::DeflateConfig) -> Self {
         self.deflate = Some(deflate);

@@ -13,6 +13,22 @@ use rand_core::{RngCore, SeedableRng};
 ///
 /// With the `std` feature, [`Seed::from_os`] reads them from the operating system. On embedded
 /// targets, fill them from a hardware RNG.
+///
+/// # Examples
+///
+/// A fixed seed makes a connection's output reproducible, which is what tests want and what
+/// real connections must never have:
+///
+/// ```
+/// use wsproto::{ClientRequest, Config, Connection, Instant, Seed};
+///
+/// let request = ClientRequest::new("example.com", "/");
+/// let a = Connection::client(Config::default(), request.clone(), Seed([7; 32]), Instant::ZERO)?;
+/// let b = Connection::client(Config::default(), request, Seed([7; 32]), Instant::ZERO)?;
+/// // The same `Sec-WebSocket-Key`, and later the same masking keys.
+/// assert_eq!(a.transmit(), b.transmit());
+/// # Ok::<(), wsproto::SendError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Seed(pub [u8; 32]);
 
@@ -25,6 +41,18 @@ impl core::fmt::Debug for Seed {
 
 impl Seed {
     /// Reads a fresh seed from the operating system's random source.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::Seed;
+    ///
+    /// let seed = Seed::from_os().expect("the OS has a random source");
+    /// // Two connections never share masking keys.
+    /// assert_ne!(seed, Seed::from_os().expect("the OS has a random source"));
+    /// // Key material stays out of logs.
+    /// assert_eq!(format!("{seed:?}"), "Seed(..)");
+    /// ```
     ///
     /// # Errors
     /// When the operating system cannot provide entropy (rare; e.g. early boot on some kernels).

@@ -197,6 +197,37 @@ pub struct Chunk<'a> {
 }
 
 /// Something that happened on the connection.
+///
+/// # Examples
+///
+/// The protocol's duties are done before an event is reported, so an application matches
+/// only on what it cares about:
+///
+/// ```
+/// use wsproto::{Config, Connection, Event, Instant, Role, Seed};
+///
+/// let now = Instant::ZERO;
+/// let mut server = Connection::upgraded(Role::Server, Config::default(), Seed([7; 32]), now);
+/// # let mut client = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), now);
+/// # client.send_text("hi")?;
+/// # client.ping(b"1")?;
+/// # client.close(now, wsproto::CloseCode::NORMAL, "bye")?;
+/// # let mut input: Vec<u8> = client.transmit_slices().flatten().copied().collect();
+/// let (mut seen, mut at) = (Vec::new(), 0);
+/// while at < input.len() {
+///     let recv = server.recv(now, &mut input[at..])?;
+///     at += recv.consumed;
+///     match recv.event {
+///         Some(Event::Message(msg)) => seen.push(format!("text {}", msg.as_text().unwrap())),
+///         // The pong and the close echo are already queued: there is nothing to answer.
+///         Some(Event::Ping(payload)) => seen.push(format!("ping {}", payload.len())),
+///         Some(Event::Close(frame)) => seen.push(format!("close {}", frame.code())),
+///         Some(_) | None => {}
+///     }
+/// }
+/// assert_eq!(seen, ["text hi", "ping 1", "close 1000"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {

@@ -58,6 +58,19 @@ impl PreparedFrame {
     }
 
     /// A binary message, from a `Vec<u8>` (uncopied), [`Bytes`] or a `&'static [u8]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::PreparedFrame;
+    ///
+    /// let frame = PreparedFrame::binary(vec![0u8; 8 << 10]);
+    /// // 8 KiB: too large to be worth copying next to its header, so each connection queues
+    /// // the header and then these very bytes.
+    /// assert!(frame.wire_bytes().is_empty());
+    /// assert_eq!(frame.header(), [0x82, 126, 0x20, 0x00]); // binary, 16-bit length 8192
+    /// assert_eq!(frame.payload().len(), 8 << 10);
+    /// ```
     pub fn binary(data: impl Into<Bytes>) -> PreparedFrame {
         PreparedFrame::new(DataKind::Binary, data.into())
     }

@@ -69,6 +69,17 @@ impl Utf8Bytes {
     }
 
     /// Text from a string literal, without allocating.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{PreparedFrame, Utf8Bytes};
+    ///
+    /// // `const`: a reply sent on every connection costs no allocation, however often it goes.
+    /// const WELCOME: Utf8Bytes = Utf8Bytes::from_static("welcome to the room");
+    /// let frame = PreparedFrame::text(WELCOME);
+    /// assert_eq!(frame.payload(), WELCOME.as_bytes());
+    /// ```
     pub const fn from_static(text: &'static str) -> Utf8Bytes {
         Utf8Bytes(Bytes::from_static(text.as_bytes()))
     }
@@ -84,6 +95,18 @@ impl Utf8Bytes {
     }
 
     /// The text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::Utf8Bytes;
+    ///
+    /// let text = Utf8Bytes::try_from(b"h\xc3\xa9llo".to_vec())?;
+    /// // Validated once, when it was made: reading it as `&str` costs nothing.
+    /// assert_eq!(text.as_str(), "héllo");
+    /// assert_eq!(text.as_str().chars().count(), 5);
+    /// # Ok::<(), wsproto::NotUtf8>(())
+    /// ```
     #[inline]
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor of `Utf8Bytes` either validates its bytes (`try_from`) or
@@ -144,6 +167,19 @@ impl fmt::Display for Utf8Bytes {
 
 impl From<String> for Utf8Bytes {
     /// Takes the string's buffer: no copy, no validation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::Utf8Bytes;
+    ///
+    /// let reply = format!("{} users online", 3);
+    /// let at = reply.as_ptr();
+    /// let text = Utf8Bytes::from(reply);
+    /// // The very same bytes: a large message built as a `String` is not copied to be sent.
+    /// assert_eq!(text.as_ptr(), at);
+    /// assert_eq!(text, "3 users online");
+    /// ```
     fn from(text: String) -> Utf8Bytes {
         Utf8Bytes(Bytes::from(text.into_bytes()))
     }
@@ -172,6 +208,21 @@ impl From<Utf8Bytes> for Bytes {
 impl TryFrom<Bytes> for Utf8Bytes {
     type Error = NotUtf8;
     /// Validates the bytes (with the crate's SIMD validator) and keeps them, uncopied.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::Utf8Bytes;
+    /// use wsproto::bytes::Bytes;
+    ///
+    /// let text = Utf8Bytes::try_from(Bytes::from_static(b"caf\xc3\xa9"))?;
+    /// assert_eq!(text, "café");
+    /// // A character cut short: the error says where the text breaks and hands the bytes back.
+    /// let err = Utf8Bytes::try_from(Bytes::from_static(b"caf\xc3")).unwrap_err();
+    /// assert_eq!(err.valid_up_to, 3);
+    /// assert_eq!(err.bytes, b"caf\xc3"[..]);
+    /// # Ok::<(), wsproto::NotUtf8>(())
+    /// ```
     fn try_from(bytes: Bytes) -> Result<Utf8Bytes, NotUtf8> {
         match crate::utf8::validate(&bytes) {
             Ok(()) => Ok(Utf8Bytes(bytes)),

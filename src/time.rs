@@ -32,6 +32,19 @@ impl Instant {
     }
 
     /// An instant `millis` milliseconds after the caller's epoch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsproto::Instant;
+    ///
+    /// // A millisecond tick counter (a game loop, a microcontroller's timer) is a clock as it is.
+    /// let ticks: u64 = 1_500;
+    /// let now = Instant::from_millis(ticks);
+    /// assert_eq!(now.since_epoch(), Duration::from_millis(1_500));
+    /// assert_eq!(now, Instant::ZERO + Duration::from_millis(1_500));
+    /// ```
     pub const fn from_millis(millis: u64) -> Self {
         Instant(Duration::from_millis(millis))
     }
@@ -42,6 +55,20 @@ impl Instant {
     }
 
     /// The time from `earlier` to `self`, or zero if `earlier` is later.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsproto::Instant;
+    ///
+    /// let pinged = Instant::from_millis(1_000);
+    /// let ponged = Instant::from_millis(1_250);
+    /// assert_eq!(ponged.saturating_duration_since(pinged), Duration::from_millis(250));
+    /// // Instants passed the wrong way round give zero rather than a panic.
+    /// assert_eq!(pinged.saturating_duration_since(ponged), Duration::ZERO);
+    /// assert_eq!(ponged - pinged, Duration::from_millis(250));
+    /// ```
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         self.0.saturating_sub(earlier.0)
     }

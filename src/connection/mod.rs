@@ -173,6 +173,20 @@ impl Connection {
     /// # Errors
     /// [`SendError::InvalidHandshakeAnswer`] if the request has an invalid host, path,
     /// subprotocol or header (e.g. CR/LF, which could inject headers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{ClientRequest, Config, Connection, Instant, Seed, State};
+    ///
+    /// let request = ClientRequest::new("example.com", "/chat");
+    /// // Use `Seed::from_os()` for real connections: masking keys must be unpredictable.
+    /// let client = Connection::client(Config::default(), request, Seed([7; 32]), Instant::ZERO)?;
+    /// // Nothing is written yet: the request waits in `transmit` for the caller's socket.
+    /// assert!(client.transmit().starts_with(b"GET /chat HTTP/1.1\r\nHost: example.com\r\n"));
+    /// assert_eq!(client.state(), State::Connecting);
+    /// # Ok::<(), wsproto::SendError>(())
+    /// ```
     pub fn client(
         config: Config,
         request: ClientRequest,
@@ -199,6 +213,25 @@ impl Connection {
     }
 
     /// A server awaiting the client's opening request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Event, Instant, State};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut server = Connection::server(Config::default(), now);
+    /// # let request = wsproto::ClientRequest::new("example.com", "/chat");
+    /// # let client = Connection::client(Config::default(), request, wsproto::Seed([7; 32]), now)?;
+    /// # let mut input = client.transmit().to_vec();
+    /// // `input` holds the client's request, read from the socket.
+    /// let recv = server.recv(now, &mut input)?;
+    /// let Some(Event::Request(request)) = recv.event else { panic!("no request") };
+    /// assert_eq!(request.path(), "/chat");
+    /// // The connection waits for the application's verdict: `accept` or `reject`.
+    /// assert_eq!(server.state(), State::Connecting);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn server(config: Config, now: Instant) -> Connection {
         let mut conn = Connection::new(Role::Server, config, None, now);
         conn.phase = Phase::ServerHandshake;
@@ -208,6 +241,21 @@ impl Connection {
 
     /// A connection already open: the upgrade happened elsewhere (hyper or axum, HTTP/2
     /// extended CONNECT). A client needs `seed` for masking keys; a server ignores it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Instant, Role, Seed, State};
+    ///
+    /// // hyper has already answered the upgrade: frames flow from the first byte.
+    /// let now = Instant::ZERO;
+    /// let mut server = Connection::upgraded(Role::Server, Config::default(), Seed([0; 32]), now);
+    /// assert_eq!(server.state(), State::Open);
+    /// server.send_text("hi")?;
+    /// // A server's frames are unmasked: FIN and the text opcode, the length, the payload.
+    /// assert_eq!(server.transmit(), b"\x81\x02hi");
+    /// # Ok::<(), wsproto::SendError>(())
+    /// ```
     pub fn upgraded(role: Role, config: Config, seed: Seed, now: Instant) -> Connection {
         let seed = (role == Role::Client).then_some(seed);
         let mut conn = Connection::new(role, config, seed, now);
@@ -337,6 +385,36 @@ impl Connection {
     }
 
     /// Where the connection is in its life.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::handshake::Accept;
+    /// use wsproto::{CloseCode, Config, Connection, Instant, State};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut server = Connection::server(Config::default(), now);
+    /// assert_eq!(server.state(), State::Connecting);
+    /// # let request = wsproto::ClientRequest::new("example.com", "/");
+    /// # let mut client = Connection::client(Config::default(), request, wsproto::Seed([7; 32]), now)?;
+    /// # let mut input = client.transmit().to_vec();
+    /// # client.advance_transmit(input.len());
+    /// # server.recv(now, &mut input)?;
+    /// server.accept(now, &Accept::new())?;
+    /// assert_eq!(server.state(), State::Open);
+    /// # let mut input = server.transmit().to_vec();
+    /// # server.advance_transmit(input.len());
+    /// # client.recv(now, &mut input)?;
+    /// server.close(now, CloseCode::GOING_AWAY, "")?;
+    /// assert_eq!(server.state(), State::Closing);
+    /// # let mut input = server.transmit().to_vec();
+    /// # client.recv(now, &mut input)?;
+    /// # let mut input = client.transmit().to_vec();
+    /// // The client's echo of the close arrives.
+    /// server.recv(now, &mut input)?;
+    /// assert_eq!(server.state(), State::Closed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn state(&self) -> State {
         match self.phase {
@@ -414,6 +492,21 @@ impl Connection {
 
     /// The next bytes to write to the transport (empty when there are none). After writing,
     /// report how many went with [`advance_transmit`](Connection::advance_transmit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Instant, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut server = Connection::upgraded(Role::Server, Config::default(), Seed([0; 32]), now);
+    /// server.send_text("hello")?;
+    /// assert_eq!(server.transmit(), b"\x81\x05hello");
+    /// // A socket may take only part of it; the rest stays queued for the next write.
+    /// server.advance_transmit(3);
+    /// assert_eq!(server.transmit(), b"ello");
+    /// # Ok::<(), wsproto::SendError>(())
+    /// ```
     #[inline]
     pub fn transmit(&self) -> &[u8] {
         self.output.front()
@@ -425,6 +518,24 @@ impl Connection {
     }
 
     /// Marks `n` bytes of the output as written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use wsproto::{Config, Connection, Instant, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut server = Connection::upgraded(Role::Server, Config::default(), Seed([0; 32]), now);
+    /// server.send_binary(&[1, 2, 3])?;
+    /// let mut socket = Vec::new(); // stands in for a `TcpStream`
+    /// while !server.transmit().is_empty() {
+    ///     let written = socket.write(server.transmit())?;
+    ///     server.advance_transmit(written);
+    /// }
+    /// assert_eq!(socket, [0x82, 3, 1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn advance_transmit(&mut self, n: usize) {
         self.output.advance(n);
         if self.output.is_empty() {
@@ -450,6 +561,28 @@ impl Connection {
 
     /// The next instant at which [`handle_timeout`](Connection::handle_timeout) has work, or
     /// `None` if no timer is armed (then the caller needs no clock at all).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsproto::{Config, Connection, Instant, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let config = Config::default().keepalive(Duration::from_secs(20), Duration::from_secs(5));
+    /// let mut server = Connection::upgraded(Role::Server, config, Seed([0; 32]), now);
+    /// // Sleep until the deadline, or until input arrives, whichever is first.
+    /// assert_eq!(server.poll_timeout(), Some(Instant::from_millis(20_000)));
+    /// // Without timers there is nothing to wait for.
+    /// let mut client = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), now);
+    /// assert_eq!(client.poll_timeout(), None);
+    /// # client.send_text("still here")?;
+    /// # let mut input = client.transmit().to_vec();
+    /// // Input from the peer proves it is alive, so the keepalive ping moves back.
+    /// server.recv(Instant::from_millis(15_000), &mut input)?;
+    /// assert_eq!(server.poll_timeout(), Some(Instant::from_millis(35_000)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         // Checked inline first: most connections between messages have no timer armed.
@@ -462,6 +595,31 @@ impl Connection {
     /// Whether the caller should now close the transport: the connection has ended and all
     /// output is written. The server closes first (RFC 6455 7.1.1); a client waits for the
     /// server to, up to [`Config::close_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{CloseCode, Config, Connection, Instant, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut server = Connection::upgraded(Role::Server, Config::default(), Seed([0; 32]), now);
+    /// let mut client = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), now);
+    /// client.close(now, CloseCode::NORMAL, "done")?;
+    /// # let mut input = client.transmit().to_vec();
+    /// # client.advance_transmit(input.len());
+    /// # server.recv(now, &mut input)?;
+    /// # let mut input = server.transmit().to_vec();
+    /// # server.advance_transmit(input.len());
+    /// # client.recv(now, &mut input)?;
+    /// // Both close frames have been exchanged and written. The server ends the TCP
+    /// // connection first, so that it, not the client, holds the TIME_WAIT state.
+    /// assert!(server.wants_transport_close());
+    /// assert!(!client.wants_transport_close());
+    /// // The client closes its end when it reads the server's EOF.
+    /// client.recv_eof(now)?;
+    /// assert!(client.wants_transport_close());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn wants_transport_close(&self) -> bool {
         if !self.output.is_empty() {

@@ -71,6 +71,27 @@ impl Connection {
     /// - [`Error::Handshake`]: the opening handshake failed; a server has queued its HTTP reply.
     /// - [`Error::AwaitingAccept`]: a server must `accept` or `reject` the request first.
     /// - [`Error::Closed`]: the connection already failed or ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Event, Instant, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut server = Connection::upgraded(Role::Server, Config::default(), Seed([0; 32]), now);
+    /// # let mut client = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), now);
+    /// # client.send_text("hello")?;
+    /// # let wire = client.transmit().to_vec();
+    /// // A read may end anywhere in a frame: what arrived is used, and no event comes yet.
+    /// let mut first = wire[..4].to_vec();
+    /// let recv = server.recv(now, &mut first)?;
+    /// assert_eq!((recv.consumed, recv.event.is_none()), (4, true));
+    /// let mut rest = wire[4..].to_vec();
+    /// let recv = server.recv(now, &mut rest)?;
+    /// let Some(Event::Message(message)) = recv.event else { panic!("no message") };
+    /// assert_eq!(message.as_text(), Some("hello"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv<'a>(&mut self, now: Instant, input: &'a mut [u8]) -> Result<Recv<'a>, Error> {
         match self.phase {
             Phase::Failed | Phase::Ended => return Err(Error::Closed),

@@ -38,6 +38,23 @@ impl Connection {
     /// # Errors
     /// [`SendError::NotOpen`], [`SendError::MessageInProgress`] or [`SendError::OutputFull`];
     /// nothing is queued on error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Instant, Role, Seed, SendError};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut client = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), now);
+    /// client.send_text("hello")?;
+    /// // A client masks what it sends: 2 header bytes, the 4-byte key, the 5 masked bytes.
+    /// assert_eq!(client.transmit_len(), 2 + 4 + 5);
+    /// // Before the opening handshake is done there is no one to send to.
+    /// let mut server = Connection::server(Config::default(), now);
+    /// assert_eq!(server.send_text("hello"), Err(SendError::NotOpen));
+    /// assert_eq!(server.transmit_len(), 0);
+    /// # Ok::<(), SendError>(())
+    /// ```
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.send_whole(DataKind::Text, text.as_bytes())
     }
@@ -46,6 +63,22 @@ impl Connection {
     ///
     /// # Errors
     /// As [`send_text`](Connection::send_text).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, DataKind, Event, Instant, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut server = Connection::upgraded(Role::Server, Config::default(), Seed([0; 32]), now);
+    /// let mut client = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), now);
+    /// server.send_binary(&[0xde, 0xad, 0xbe, 0xef])?;
+    /// let mut input = server.transmit().to_vec();
+    /// let Some(Event::Message(message)) = client.recv(now, &mut input)?.event else { panic!() };
+    /// assert_eq!(message.kind, DataKind::Binary);
+    /// assert_eq!(message.payload.as_bytes(), [0xde, 0xad, 0xbe, 0xef]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.send_whole(DataKind::Binary, data)
     }
@@ -204,6 +237,25 @@ impl Connection {
     ///
     /// # Errors
     /// [`SendError::NotOpen`], [`SendError::ControlTooLong`] or [`SendError::OutputFull`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Event, Instant, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut server = Connection::upgraded(Role::Server, Config::default(), Seed([0; 32]), now);
+    /// let mut client = Connection::upgraded(Role::Client, Config::default(), Seed([7; 32]), now);
+    /// // A timestamp as the payload measures the round trip when the pong brings it back.
+    /// server.ping(b"t=1000")?;
+    /// # let mut input = server.transmit().to_vec();
+    /// # client.recv(now, &mut input)?;
+    /// # let mut input = client.transmit().to_vec();
+    /// // The client answered by itself; its pong arrives.
+    /// let Some(Event::Pong(payload)) = server.recv(now, &mut input)?.event else { panic!() };
+    /// assert_eq!(payload.as_bytes(), b"t=1000");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.send_control(OpCode::Ping, payload)
     }
@@ -223,6 +275,23 @@ impl Connection {
     /// # Errors
     /// [`SendError::InvalidCloseCode`], [`SendError::ControlTooLong`], or
     /// [`SendError::NotOpen`] during the opening handshake.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{CloseCode, Config, Connection, Instant, Role, Seed, SendError, State};
+    ///
+    /// let now = Instant::ZERO;
+    /// let mut conn = Connection::upgraded(Role::Server, Config::default(), Seed([0; 32]), now);
+    /// // 1006 is what a dropped transport reports; no endpoint may send it.
+    /// let refused = conn.close(now, CloseCode::ABNORMAL, "");
+    /// assert_eq!(refused, Err(SendError::InvalidCloseCode(1006)));
+    /// conn.close(now, CloseCode::GOING_AWAY, "shutting down")?;
+    /// assert_eq!(conn.state(), State::Closing);
+    /// // No data may follow the close frame; the peer's messages are still read.
+    /// assert_eq!(conn.send_text("one more"), Err(SendError::NotOpen));
+    /// # Ok::<(), SendError>(())
+    /// ```
     pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
         if !code.is_sendable() {
             return Err(SendError::InvalidCloseCode(code.0));

@@ -16,6 +16,31 @@ impl Connection {
     /// [`Error::Timeout`] when the opening handshake, a keepalive pong or the close handshake
     /// timed out; the transport should then be closed (see
     /// [`wants_transport_close`](Connection::wants_transport_close)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsproto::{CloseCode, Config, Connection, Instant, Role, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let config = Config::default().close_timeout(Duration::from_secs(5));
+    /// let mut client = Connection::upgraded(Role::Client, config, Seed([7; 32]), now);
+    /// # let mut server = Connection::upgraded(Role::Server, Config::default(), Seed([0; 32]), now);
+    /// client.close(now, CloseCode::NORMAL, "bye")?;
+    /// # let mut input = client.transmit().to_vec();
+    /// # client.advance_transmit(input.len());
+    /// # server.recv(now, &mut input)?;
+    /// # let mut input = server.transmit().to_vec();
+    /// # client.recv(now, &mut input)?;
+    /// // The server echoed the close but keeps the TCP connection open. Waking early is harmless.
+    /// client.handle_timeout(Instant::from_millis(1_000))?;
+    /// assert!(!client.wants_transport_close());
+    /// // At the close timeout the client stops waiting and closes it itself: not an error.
+    /// client.handle_timeout(Instant::from_millis(5_000))?;
+    /// assert!(client.wants_transport_close());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         for timer in TIMERS {
             let Some(deadline) = self.deadline(timer) else {

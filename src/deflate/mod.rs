@@ -67,6 +67,25 @@ pub const EXTENSION_NAME: &str = "permessage-deflate";
 /// | [`level`](DeflateConfig::level) | 3 |
 ///
 /// Window bits outside 9..=15 and levels above 9 are clamped where they are used.
+///
+/// # Examples
+///
+/// ```
+/// use wsproto::{ClientRequest, Config, Connection, DeflateConfig, Instant, Seed};
+///
+/// let deflate = DeflateConfig::default()
+///     .server_max_window_bits(10)
+///     .server_no_context_takeover(true);
+/// let config = Config::default().deflate(deflate);
+/// let request = ClientRequest::new("example.com", "/");
+/// let client = Connection::client(config, request, Seed([7; 32]), Instant::ZERO)?;
+/// // The settings go to the server as an offer, which it may accept or decline.
+/// let head = String::from_utf8_lossy(client.transmit());
+/// let offer = "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; \
+///     client_max_window_bits";
+/// assert!(head.contains(&format!("\r\nSec-WebSocket-Extensions: {offer}\r\n")));
+/// # Ok::<(), wsproto::SendError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeflateConfig {

@@ -44,6 +44,21 @@ impl ClientRequest {
     ///
     /// # Errors
     /// When the URL is not a valid WebSocket URL (see [`UrlError`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::ClientRequest;
+    /// use wsproto::handshake::UrlError;
+    ///
+    /// let request = ClientRequest::from_url("wss://example.com:8443/chat?room=1")?;
+    /// // The `Host` header keeps a port that is not the scheme's default.
+    /// assert_eq!((request.host(), request.resource()), ("example.com:8443", "/chat?room=1"));
+    /// // The URL stays with the request, so that an adapter's `connect` knows where to dial.
+    /// assert_eq!(request.url().map(|url| url.is_secure()), Some(true));
+    /// assert_eq!(ClientRequest::from_url("https://example.com"), Err(UrlError::Scheme));
+    /// # Ok::<(), UrlError>(())
+    /// ```
     pub fn from_url(url: &str) -> Result<ClientRequest, UrlError> {
         let url = parse_url(url)?;
         let mut request = ClientRequest::new(url.host_header(), url.resource());
@@ -52,18 +67,65 @@ impl ClientRequest {
     }
 
     /// Sets the `Origin` header, as a browser would.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{ClientRequest, Config, Connection, Instant, Seed};
+    ///
+    /// // Servers that guard against cross-site requests (`Request::origin`) want to see it.
+    /// let request = ClientRequest::new("example.com", "/").origin("https://example.com");
+    /// assert_eq!(request.origin_header(), Some("https://example.com"));
+    /// let client = Connection::client(Config::default(), request, Seed([7; 32]), Instant::ZERO)?;
+    /// let head = String::from_utf8_lossy(client.transmit());
+    /// assert!(head.contains("\r\nOrigin: https://example.com\r\n"));
+    /// # Ok::<(), wsproto::SendError>(())
+    /// ```
     pub fn origin(mut self, origin: impl Into<String>) -> Self {
         self.origin = Some(origin.into());
         self
     }
 
     /// Offers a subprotocol; offers are sent in the order added (most preferred first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{ClientRequest, Config, Connection, Instant, Seed};
+    ///
+    /// let request = ClientRequest::new("example.com", "/")
+    ///     .subprotocol("chat.v2")
+    ///     .subprotocol("chat");
+    /// let client = Connection::client(Config::default(), request, Seed([7; 32]), Instant::ZERO)?;
+    /// let head = String::from_utf8_lossy(client.transmit());
+    /// assert!(head.contains("\r\nSec-WebSocket-Protocol: chat.v2, chat\r\n"));
+    /// // Which one the server chose is known once the connection opens.
+    /// assert_eq!(client.subprotocol(), None);
+    /// # Ok::<(), wsproto::SendError>(())
+    /// ```
     pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
         self.subprotocols.push(protocol.into());
         self
     }
 
     /// Adds a request header, e.g. `Authorization` or `Cookie`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{ClientRequest, Config, Connection, Instant, Seed, SendError};
+    ///
+    /// let now = Instant::ZERO;
+    /// let request = ClientRequest::new("example.com", "/").header("Authorization", "Bearer k3y");
+    /// let client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+    /// let head = String::from_utf8_lossy(client.transmit());
+    /// assert!(head.contains("\r\nAuthorization: Bearer k3y\r\n"));
+    /// // The handshake's own headers are the core's to write: a second copy would contradict it.
+    /// let request = ClientRequest::new("example.com", "/").header("Sec-WebSocket-Key", "x");
+    /// let refused = Connection::client(Config::default(), request, Seed([7; 32]), now);
+    /// assert_eq!(refused.unwrap_err(), SendError::InvalidHandshakeAnswer);
+    /// # Ok::<(), SendError>(())
+    /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -169,6 +231,29 @@ pub(crate) fn write_request(
 ///
 /// Made by the core from the bytes received; read it with [`status`](Response::status),
 /// [`reason`](Response::reason), [`headers`](Response::headers) and the lookups below.
+///
+/// # Examples
+///
+/// ```
+/// use wsproto::handshake::Accept;
+/// use wsproto::{ClientRequest, Config, Connection, Event, Instant, Seed};
+///
+/// let now = Instant::ZERO;
+/// let request = ClientRequest::new("example.com", "/").subprotocol("chat");
+/// let mut client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+/// # let mut server = Connection::server(Config::default(), now);
+/// # let mut input = client.transmit().to_vec();
+/// # server.recv(now, &mut input)?;
+/// # server.accept(now, &Accept::new().subprotocol("chat").header("X-Server", "demo/1"))?;
+/// # let mut input = server.transmit().to_vec();
+/// // `input` holds the server's 101, which chose "chat" and added `X-Server: demo/1`.
+/// let Some(Event::Connected(response)) = client.recv(now, &mut input)?.event else { panic!() };
+/// assert_eq!((response.status(), response.reason()), (101, "Switching Protocols"));
+/// assert_eq!(response.subprotocol(), Some("chat"));
+/// assert_eq!(response.header_str("x-server"), Some("demo/1"));
+/// assert_eq!(response.extensions().count(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// The status code: 101 when the connection opened.
@@ -181,6 +266,30 @@ pub struct Response {
 
 impl Response {
     /// The status code: 101 when the connection opened.
+    ///
+    /// # Examples
+    ///
+    /// A refusal (any status but 101) is an error that carries the whole response:
+    ///
+    /// ```
+    /// use wsproto::{ClientRequest, Config, Connection, Error, HandshakeError, Instant, Seed};
+    ///
+    /// let now = Instant::ZERO;
+    /// let request = ClientRequest::new("example.com", "/");
+    /// let mut client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+    /// # let mut server = Connection::server(Config::default(), now);
+    /// # let mut input = client.transmit().to_vec();
+    /// # server.recv(now, &mut input)?;
+    /// # server.reject(401, &[("WWW-Authenticate", "Bearer")], b"")?;
+    /// # let mut input = server.transmit().to_vec();
+    /// // `input` holds the server's `401 Unauthorized`.
+    /// let refused = client.recv(now, &mut input);
+    /// let Err(Error::Handshake(HandshakeError::Rejected(response))) = refused else { panic!() };
+    /// assert_eq!(response.status(), 401);
+    /// // The challenge says how to authenticate on the next attempt.
+    /// assert_eq!(response.header_str("WWW-Authenticate"), Some("Bearer"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status(&self) -> u16 {
         self.status
     }

@@ -36,12 +36,44 @@ impl Request {
     }
 
     /// The target before any `?`, e.g. `/chat`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use wsproto::{ClientRequest, Config, Connection, Event, Instant, Seed};
+    /// # let now = Instant::ZERO;
+    /// # let request = ClientRequest::new("example.com", "/chat?room=1");
+    /// # let client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+    /// # let mut server = Connection::server(Config::default(), now);
+    /// # let mut input = client.transmit().to_vec();
+    /// # let Some(Event::Request(request)) = server.recv(now, &mut input)?.event else { unreachable!() };
+    /// // Route on the path: the query belongs to the endpoint.
+    /// assert_eq!(request.path(), "/chat");
+    /// assert_eq!(request.target(), "/chat?room=1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn path(&self) -> &str {
         let target = self.target();
         target.split_once('?').map_or(target, |(path, _)| path)
     }
 
     /// The target after the first `?`, e.g. `room=1`; `None` without a `?`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use wsproto::{ClientRequest, Config, Connection, Event, Instant, Seed};
+    /// # let now = Instant::ZERO;
+    /// # let request = ClientRequest::new("example.com", "/chat?room=caf%C3%A9&lang=en");
+    /// # let client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+    /// # let mut server = Connection::server(Config::default(), now);
+    /// # let mut input = client.transmit().to_vec();
+    /// # let Some(Event::Request(request)) = server.recv(now, &mut input)?.event else { unreachable!() };
+    /// // As sent, still percent-encoded; `query_param` decodes one parameter.
+    /// assert_eq!(request.query(), Some("room=caf%C3%A9&lang=en"));
+    /// assert_eq!(request.query_param("room").as_deref(), Some("café"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn query(&self) -> Option<&str> {
         self.target().split_once('?').map(|(_, query)| query)
     }
@@ -84,6 +116,23 @@ impl Request {
     }
 
     /// The value of the first header called `name`, if it is UTF-8.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use wsproto::{ClientRequest, Config, Connection, Event, Instant, Seed};
+    /// # let now = Instant::ZERO;
+    /// # let request = ClientRequest::new("example.com", "/").header("Authorization", "Bearer s3cr3t");
+    /// # let client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+    /// # let mut server = Connection::server(Config::default(), now);
+    /// # let mut input = client.transmit().to_vec();
+    /// # let Some(Event::Request(request)) = server.recv(now, &mut input)?.event else { unreachable!() };
+    /// // Header names are case-insensitive, as in HTTP.
+    /// let token = request.header_str("authorization").and_then(|v| v.strip_prefix("Bearer "));
+    /// assert_eq!(token, Some("s3cr3t"));
+    /// assert_eq!(request.header_str("Cookie"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn header_str(&self, name: &str) -> Option<&str> {
         find(&self.headers, name).and_then(|h: Header<'_>| h.value_str())
     }
@@ -95,6 +144,27 @@ impl Request {
 
     /// The `Origin` header, which browsers send. Check it against an allow-list to stop other
     /// sites' pages from connecting with the user's cookies (RFC 6455 section 10.2).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use wsproto::{ClientRequest, Config, Connection, Event, Instant, Seed};
+    /// # let now = Instant::ZERO;
+    /// # let request = ClientRequest::new("example.com", "/").origin("https://evil.example");
+    /// # let client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+    /// # let mut server = Connection::server(Config::default(), now);
+    /// # let mut input = client.transmit().to_vec();
+    /// let recv = server.recv(now, &mut input)?;
+    /// let Some(Event::Request(request)) = recv.event else { unreachable!() };
+    ///
+    /// const ALLOWED: &[&str] = &["https://example.com"];
+    /// // A page on another site must not reach the user's session through their browser.
+    /// if !request.origin().is_some_and(|origin| ALLOWED.contains(&origin)) {
+    ///     server.reject(403, &[], b"")?;
+    /// }
+    /// assert!(server.transmit().starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn origin(&self) -> Option<&str> {
         self.header_str("Origin")
     }
@@ -106,6 +176,30 @@ impl Request {
 
     /// The subprotocols the client offers, in its order of preference, from every
     /// `Sec-WebSocket-Protocol` header. Choose one with [`Accept::subprotocol`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::handshake::Accept;
+    ///
+    /// # use wsproto::{ClientRequest, Config, Connection, Event, Instant, Seed};
+    /// # let now = Instant::ZERO;
+    /// # let request = ClientRequest::new("example.com", "/").subprotocol("mqtt").subprotocol("chat");
+    /// # let client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+    /// # let mut server = Connection::server(Config::default(), now);
+    /// # let mut input = client.transmit().to_vec();
+    /// let recv = server.recv(now, &mut input)?;
+    /// let Some(Event::Request(request)) = recv.event else { unreachable!() };
+    ///
+    /// // The client lists its offers most preferred first: take the first one we speak.
+    /// const SUPPORTED: &[&str] = &["chat.v2", "chat"];
+    /// let chosen = request.subprotocols().find(|p| SUPPORTED.contains(p));
+    /// assert_eq!(chosen, Some("chat"));
+    /// let accept = chosen.map_or_else(Accept::new, |p| Accept::new().subprotocol(p));
+    /// server.accept(now, &accept)?;
+    /// assert_eq!(server.subprotocol(), Some("chat"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subprotocols(&self) -> impl Iterator<Item = &str> {
         list(&self.headers, "Sec-WebSocket-Protocol")
     }
@@ -198,6 +292,29 @@ fn form_decode(component: &str) -> Option<String> {
 /// Built with [`Accept::new`] and the builder methods [`subprotocol`](Accept::subprotocol) and
 /// [`header`](Accept::header); read back with [`chosen_subprotocol`](Accept::chosen_subprotocol)
 /// and [`headers`](Accept::headers).
+///
+/// # Examples
+///
+/// ```
+/// use wsproto::handshake::Accept;
+/// use wsproto::{ClientRequest, Config, Connection, Event, Instant, Seed};
+///
+/// let now = Instant::ZERO;
+/// let request = ClientRequest::new("example.com", "/").subprotocol("chat");
+/// let mut client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+/// let mut server = Connection::server(Config::default(), now);
+/// # let mut input = client.transmit().to_vec();
+/// # client.advance_transmit(input.len());
+/// # server.recv(now, &mut input)?;
+/// let accept = Accept::new().subprotocol("chat").header("Set-Cookie", "session=42");
+/// server.accept(now, &accept)?;
+/// # let mut input = server.transmit().to_vec();
+/// // The 101 reaches the client.
+/// let Some(Event::Connected(response)) = client.recv(now, &mut input)?.event else { panic!() };
+/// assert_eq!(response.subprotocol(), Some("chat"));
+/// assert_eq!(response.header_str("set-cookie"), Some("session=42"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Accept {
     /// The subprotocol to speak; it must be one the client offered ([`Request::subprotocols`]).
@@ -215,6 +332,30 @@ impl Accept {
 
     /// Chooses the subprotocol to speak; it must be one the client offered
     /// ([`Request::subprotocols`]). A second call replaces the first choice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::SendError;
+    /// use wsproto::handshake::Accept;
+    ///
+    /// # use wsproto::{ClientRequest, Config, Connection, Event, Instant, Seed};
+    /// # let now = Instant::ZERO;
+    /// # let request = ClientRequest::new("example.com", "/").subprotocol("chat");
+    /// # let client = Connection::client(Config::default(), request, Seed([7; 32]), now)?;
+    /// # let mut server = Connection::server(Config::default(), now);
+    /// # let mut input = client.transmit().to_vec();
+    /// let recv = server.recv(now, &mut input)?;
+    /// let Some(Event::Request(request)) = recv.event else { unreachable!() };
+    /// assert_eq!(request.subprotocols().collect::<Vec<_>>(), ["chat"]);
+    ///
+    /// // A client cannot speak a protocol it did not offer: the answer is refused, not sent.
+    /// let unoffered = server.accept(now, &Accept::new().subprotocol("mqtt"));
+    /// assert_eq!(unoffered, Err(SendError::InvalidHandshakeAnswer));
+    /// server.accept(now, &Accept::new().subprotocol("chat"))?;
+    /// assert_eq!(server.subprotocol(), Some("chat"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
         self.subprotocol = Some(protocol.into());
         self

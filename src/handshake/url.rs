@@ -5,6 +5,22 @@ use alloc::string::String;
 use core::fmt;
 
 /// A parsed WebSocket URL, made by [`parse_url`].
+///
+/// # Examples
+///
+/// An IPv6 host is bracketed where HTTP and socket addresses need it, and only there:
+///
+/// ```
+/// use wsproto::handshake::parse_url;
+///
+/// let url = parse_url("ws://[::1]:9001/echo")?;
+/// assert_eq!((url.host(), url.port(), url.resource()), ("::1", 9001, "/echo"));
+/// assert_eq!(url.host_header(), "[::1]:9001");
+/// // `authority` always has the port: it is what `TcpStream::connect` takes.
+/// assert_eq!(url.authority(), "[::1]:9001");
+/// assert!(!url.is_secure());
+/// # Ok::<(), wsproto::handshake::UrlError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsUrl {
     /// `wss://`: the connection runs over TLS.
@@ -110,6 +126,21 @@ fn default_port(secure: bool) -> u16 {
 ///
 /// # Errors
 /// See [`UrlError`].
+///
+/// # Examples
+///
+/// ```
+/// use wsproto::handshake::{UrlError, parse_url};
+///
+/// let url = parse_url("wss://example.com/chat?room=1")?;
+/// assert!(url.is_secure());
+/// // No port in the URL: the scheme's, which the `Host` header then leaves out.
+/// assert_eq!((url.port(), url.host_header()), (443, "example.com".to_string()));
+/// assert_eq!(url.resource(), "/chat?room=1");
+/// // RFC 6455 forbids fragments: a server would never see one.
+/// assert_eq!(parse_url("ws://example.com/#top"), Err(UrlError::Fragment));
+/// # Ok::<(), UrlError>(())
+/// ```
 pub fn parse_url(url: &str) -> Result<WsUrl, UrlError> {
     let (scheme, rest) = url.split_once("://").ok_or(UrlError::Scheme)?;
     let secure = match scheme {

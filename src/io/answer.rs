@@ -47,6 +47,18 @@ impl Answer {
 
     /// Rejects with `401 Unauthorized` and the `WWW-Authenticate` challenge RFC 9110 requires
     /// with it, e.g. `"Bearer"` or `"Basic realm=\"chat\""`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::io::Answer;
+    ///
+    /// let answer = Answer::unauthorized("Bearer");
+    /// assert_eq!(answer.status(), 401);
+    /// // The challenge tells the client which credentials to send next time.
+    /// let Answer::Reject(reject) = answer else { unreachable!() };
+    /// assert_eq!(reject.headers(), [("WWW-Authenticate".to_string(), "Bearer".to_string())]);
+    /// ```
     pub fn unauthorized(challenge: &str) -> Answer {
         Answer::Reject(Reject::unauthorized(challenge))
     }
@@ -79,6 +91,37 @@ impl From<Reject> for Answer {
 
 /// An HTTP response that refuses an opening request: a status, headers and a body.
 /// `Content-Length` and `Connection: close` are written by the core.
+///
+/// # Examples
+///
+/// ```
+/// use wsproto::Config;
+/// use wsproto::io::WsError;
+/// use wsproto::io::blocking::{Reject, WebSocket};
+/// # use std::io::{self, Read, Write};
+/// # #[derive(Debug)] struct Memory { input: io::Cursor<Vec<u8>>, output: Vec<u8> }
+/// # impl Memory { fn new(input: &[u8]) -> Memory { Memory { input: io::Cursor::new(input.to_vec()), output: Vec::new() } } }
+/// # impl Read for Memory { fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> { self.input.read(buf) } }
+/// # impl Write for Memory {
+/// #     fn write(&mut self, buf: &[u8]) -> io::Result<usize> { self.output.write(buf) }
+/// #     fn flush(&mut self) -> io::Result<()> { Ok(()) }
+/// # }
+/// # impl wsproto::io::blocking::Transport for Memory {}
+/// # let request = wsproto::ClientRequest::new("example.com", "/");
+/// # let client = wsproto::Connection::client(wsproto::Config::default(), request, wsproto::Seed([7; 32]), wsproto::Instant::ZERO)?;
+/// # let request_bytes = client.transmit().to_vec();
+///
+/// let mut socket = Memory::new(&request_bytes);
+/// // Too many connections from this client: say when to come back.
+/// let reject = Reject::new(429).header("Retry-After", "5").body("slow down");
+/// let rejected = WebSocket::accept_with(&mut socket, Config::default(), |_| reject);
+/// assert!(matches!(rejected, Err(WsError::Rejected { status: 429 })));
+/// let response = String::from_utf8_lossy(&socket.output);
+/// assert!(response.starts_with("HTTP/1.1 429 Too Many Requests\r\n"));
+/// assert!(response.contains("\r\nRetry-After: 5\r\n"));
+/// assert!(response.ends_with("\r\n\r\nslow down"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
     status: u16,
@@ -108,6 +151,34 @@ impl Reject {
     }
 
     /// `404 Not Found`: no WebSocket endpoint at this path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::Config;
+    /// use wsproto::io::blocking::{Answer, Reject, WebSocket};
+    /// # use std::io::{self, Read, Write};
+    /// # #[derive(Debug)] struct Memory { input: io::Cursor<Vec<u8>>, output: Vec<u8> }
+    /// # impl Memory { fn new(input: &[u8]) -> Memory { Memory { input: io::Cursor::new(input.to_vec()), output: Vec::new() } } }
+    /// # impl Read for Memory { fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> { self.input.read(buf) } }
+    /// # impl Write for Memory {
+    /// #     fn write(&mut self, buf: &[u8]) -> io::Result<usize> { self.output.write(buf) }
+    /// #     fn flush(&mut self) -> io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl wsproto::io::blocking::Transport for Memory {}
+    /// # let request = wsproto::ClientRequest::new("example.com", "/admin");
+    /// # let client = wsproto::Connection::client(wsproto::Config::default(), request, wsproto::Seed([7; 32]), wsproto::Instant::ZERO)?;
+    /// # let request_bytes = client.transmit().to_vec();
+    ///
+    /// let mut socket = Memory::new(&request_bytes);
+    /// let route = |request: &wsproto::Request| match request.path() {
+    ///     "/chat" => Answer::accept(),
+    ///     _ => Reject::not_found().into(),
+    /// };
+    /// let err = WebSocket::accept_with(&mut socket, Config::default(), route).unwrap_err();
+    /// assert_eq!(err.http_status(), Some(404));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn not_found() -> Reject {
         Reject::new(404)
     }

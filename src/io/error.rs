@@ -36,6 +36,37 @@ pub const MAX_REFUSAL_BODY: usize = 64 << 10;
 ///
 /// It converts into an [`io::Error`] (the `WsError` is kept as the source), so `?` works in a
 /// function that returns `io::Result`.
+///
+/// # Examples
+///
+/// Who caused a failure decides what to log and whether to retry:
+///
+/// ```
+/// use wsproto::Config;
+/// use wsproto::io::WsError;
+/// use wsproto::io::blocking::WebSocket;
+/// # use std::io::{self, Read, Write};
+/// # #[derive(Debug)] struct Memory { input: io::Cursor<Vec<u8>>, output: Vec<u8> }
+/// # impl Memory { fn new(input: &[u8]) -> Memory { Memory { input: io::Cursor::new(input.to_vec()), output: Vec::new() } } }
+/// # impl Read for Memory { fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> { self.input.read(buf) } }
+/// # impl Write for Memory {
+/// #     fn write(&mut self, buf: &[u8]) -> io::Result<usize> { self.output.write(buf) }
+/// #     fn flush(&mut self) -> io::Result<()> { Ok(()) }
+/// # }
+/// # impl wsproto::io::blocking::Transport for Memory {}
+///
+/// // A plain HTTP request, with no `Upgrade`, reaches a WebSocket endpoint.
+/// let mut socket = Memory::new(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+/// let err = WebSocket::accept(&mut socket, Config::default()).unwrap_err();
+/// let blame = match err {
+///     WsError::Handshake(_) | WsError::Protocol(_) | WsError::LimitExceeded(_) => "peer",
+///     WsError::Io(_) | WsError::AbnormalClosure | WsError::Timeout(_) => "network",
+///     _ => "us",
+/// };
+/// assert_eq!(blame, "peer");
+/// // The client was answered before the error was returned.
+/// assert!(socket.output.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum WsError {
@@ -100,6 +131,32 @@ impl WsError {
     /// The close code of the end: the one the peer sent for [`Closed`](WsError::Closed), the one
     /// sent to the peer for a protocol violation or limit, 1006 for a timeout or abnormal
     /// closure, `None` otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::io::blocking::WebSocket;
+    /// use wsproto::{CloseCode, Config, Role};
+    /// # use std::io::{self, Read, Write};
+    /// # #[derive(Debug)] struct Memory { input: io::Cursor<Vec<u8>>, output: Vec<u8> }
+    /// # impl Memory { fn new(input: &[u8]) -> Memory { Memory { input: io::Cursor::new(input.to_vec()), output: Vec::new() } } }
+    /// # impl Read for Memory { fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> { self.input.read(buf) } }
+    /// # impl Write for Memory {
+    /// #     fn write(&mut self, buf: &[u8]) -> io::Result<usize> { self.output.write(buf) }
+    /// #     fn flush(&mut self) -> io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl wsproto::io::blocking::Transport for Memory {}
+    ///
+    /// // Clients must mask their frames: this one does not.
+    /// let mut socket = Memory::new(b"\x81\x02hi");
+    /// let mut ws = WebSocket::upgraded(&mut socket, Role::Server, Config::default())?;
+    /// let err = ws.recv().unwrap_err();
+    /// assert_eq!(err.close_code(), Some(CloseCode::PROTOCOL_ERROR));
+    /// drop(ws);
+    /// // The peer was told the same code: a close frame carrying 1002 (0x03ea).
+    /// assert_eq!(socket.output, [0x88, 0x02, 0x03, 0xea]);
+    /// # Ok::<(), wsproto::io::WsError>(())
+    /// ```
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             WsError::Closed(frame) => frame.as_deref().map(CloseFrame::code),
@@ -110,6 +167,32 @@ impl WsError {
     }
 
     /// The HTTP status of a failed handshake: received (client) or sent (server).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::Config;
+    /// use wsproto::io::blocking::{Reject, WebSocket};
+    /// # use std::io::{self, Read, Write};
+    /// # #[derive(Debug)] struct Memory { input: io::Cursor<Vec<u8>>, output: Vec<u8> }
+    /// # impl Memory { fn new(input: &[u8]) -> Memory { Memory { input: io::Cursor::new(input.to_vec()), output: Vec::new() } } }
+    /// # impl Read for Memory { fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> { self.input.read(buf) } }
+    /// # impl Write for Memory {
+    /// #     fn write(&mut self, buf: &[u8]) -> io::Result<usize> { self.output.write(buf) }
+    /// #     fn flush(&mut self) -> io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl wsproto::io::blocking::Transport for Memory {}
+    /// # let request = wsproto::ClientRequest::new("example.com", "/");
+    /// # let client = wsproto::Connection::client(wsproto::Config::default(), request, wsproto::Seed([7; 32]), wsproto::Instant::ZERO)?;
+    /// # let request_bytes = client.transmit().to_vec();
+    ///
+    /// let mut socket = Memory::new(&request_bytes);
+    /// // No credentials in the request: refuse it.
+    /// let err = WebSocket::accept_with(&mut socket, Config::default(), |_| Reject::forbidden());
+    /// assert_eq!(err.unwrap_err().http_status(), Some(403));
+    /// assert!(socket.output.starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn http_status(&self) -> Option<u16> {
         match self {
             WsError::Refused { response, .. } => Some(response.status()),

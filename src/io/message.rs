@@ -62,6 +62,19 @@ impl Message {
 
     /// A close frame to send, or `None` if the code may not be sent or the reason is longer
     /// than [`MAX_CLOSE_REASON`](crate::MAX_CLOSE_REASON) bytes (see [`CloseFrame::new`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::CloseCode;
+    /// use wsproto::io::Message;
+    ///
+    /// let bye = Message::close(CloseCode::NORMAL, "done").unwrap();
+    /// assert!(bye.is_close());
+    /// assert_eq!(bye.as_payload(), b"done");
+    /// // A code that may not be sent is caught here, not when the send fails.
+    /// assert_eq!(Message::close(CloseCode::ABNORMAL, ""), None);
+    /// ```
     pub fn close(code: CloseCode, reason: &str) -> Option<Message> {
         CloseFrame::new(code, reason).map(Message::from)
     }
@@ -77,6 +90,17 @@ impl Message {
     }
 
     /// Whether this is a data message: text or binary.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::bytes::Bytes;
+    /// use wsproto::io::Message;
+    ///
+    /// let received = [Message::text("a"), Message::Ping(Bytes::new()), Message::binary(vec![1])];
+    /// // The adapter has already answered the ping: only data needs the application.
+    /// assert_eq!(received.iter().filter(|m| m.is_data()).count(), 2);
+    /// ```
     pub fn is_data(&self) -> bool {
         matches!(self, Message::Text(_) | Message::Binary(_))
     }
@@ -98,6 +122,17 @@ impl Message {
 
     /// The payload as bytes, without a copy: a data message's, a ping's or pong's, or a close
     /// frame's reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::io::Message;
+    ///
+    /// let received = Message::text(r#"{"op":"join"}"#);
+    /// // A relay forwards any payload as binary, sharing the bytes it received.
+    /// let forwarded = Message::binary(received.into_data());
+    /// assert_eq!(forwarded.as_payload(), br#"{"op":"join"}"#);
+    /// ```
     pub fn into_data(self) -> Bytes {
         match self {
             Message::Text(text) => text.into_bytes(),
@@ -107,6 +142,19 @@ impl Message {
     }
 
     /// The text of a text message, without a copy; `None` for any other message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::Utf8Bytes;
+    /// use wsproto::io::Message;
+    ///
+    /// let message = Message::text(String::from("hello"));
+    /// // Kept past its message (in a chat history), still proven UTF-8 and still uncopied.
+    /// let text: Utf8Bytes = message.into_text().unwrap();
+    /// assert_eq!(text, "hello");
+    /// assert_eq!(Message::binary(vec![0xff]).into_text(), None);
+    /// ```
     pub fn into_text(self) -> Option<Utf8Bytes> {
         match self {
             Message::Text(text) => Some(text),
