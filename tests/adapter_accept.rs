@@ -252,3 +252,32 @@ async fn a_vanished_peer_is_abnormal_closure() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_reset_after_the_close_frames_crossed_is_the_clean_end() {
+    bounded(async {
+        let (listener, url) = bind().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = WebSocketStream::accept(tcp, Config::default())
+                .await
+                .unwrap();
+            ws.close(CloseCode::GOING_AWAY, "restarting").await.unwrap();
+            // Wait for the client's echo, then reset instead of closing gracefully, as a
+            // server that exits at once would.
+            assert!(matches!(ws.recv().await.unwrap(), Some(Message::Close(_))));
+            let tcp = ws.into_inner();
+            tcp.set_zero_linger().unwrap();
+            drop(tcp);
+        });
+        let (mut ws, _) = connect(format!("{url}/"), Config::default()).await.unwrap();
+        match ws.recv().await.unwrap() {
+            Some(Message::Close(frame)) => assert_eq!(frame.code(), CloseCode::GOING_AWAY),
+            other => panic!("expected the close, got {other:?}"),
+        }
+        server.await.unwrap();
+        // The reset arrives where the server's TCP close would: nothing was lost.
+        assert_eq!(ws.recv().await.unwrap(), None);
+    })
+    .await;
+}

@@ -232,6 +232,9 @@ impl<R: Runtime> Driver<R> {
                 Poll::Ready(Ok(())) => true,
                 Poll::Ready(Err(e)) => {
                     self.done = true;
+                    if self.close_exchanged() {
+                        return Poll::Ready(Ok(Polled::End));
+                    }
                     return Poll::Ready(Err(e));
                 }
                 Poll::Pending => false,
@@ -396,6 +399,12 @@ impl<R: Runtime> Driver<R> {
             .map_err(|e| self.send_error(e))
     }
 
+    /// Whether both close frames have been exchanged: the peer's arrived and ours is queued or
+    /// sent. What the transport does after that cannot lose anything.
+    fn close_exchanged(&self) -> bool {
+        self.conn.close_received().is_some() && self.conn.close_sent().is_some()
+    }
+
     /// A core error as the adapters report it: the clean end carries the peer's close frame.
     pub(crate) fn core_error(&self, e: Error) -> WsError {
         WsError::from_core(e, self.conn.close_received())
@@ -508,6 +517,12 @@ impl<R: Runtime> Driver<R> {
                 Poll::Pending
             }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => Poll::Ready(Ok(())),
+            // The close frames crossed: a reset now (a server that closed before our echo
+            // arrived) loses nothing, so the connection ended cleanly.
+            Poll::Ready(Err(_)) if self.close_exchanged() => {
+                self.done = true;
+                Poll::Ready(Ok(()))
+            }
             Poll::Ready(Err(e)) => {
                 self.done = true;
                 Poll::Ready(Err(WsError::Io(e)))
