@@ -336,6 +336,37 @@ impl<R: Runtime> Driver<R> {
                 ready!(self.poll_drain(cx, until));
                 return Poll::Ready(self.end());
             }
+            // With only writing left, the write or the timer wakes us.
+            let only_writing = !flushed && self.conn.state() == State::Closed;
+            if !only_writing {
+                match self.step() {
+                    Ok(Step::Polled(polled)) => {
+                        // Start writing a pong or close echo now; whatever is left goes next
+                        // time.
+                        let _ = self.poll_flush(cx);
+                        return Poll::Ready(Ok(polled));
+                    }
+                    Ok(Step::Progress) => continue,
+                    Ok(Step::NeedInput) => {}
+                    Err(Error::Closed) => {
+                        self.abort(cx);
+                        return Poll::Ready(Ok(Polled::End));
+                    }
+                    Err(e @ Error::Handshake(_)) => {
+                        // The caller reads a refusal's body, then finishes (`poll_finish`).
+                        let _ = self.poll_flush(cx);
+                        return Poll::Ready(Err(self.core_error(e)));
+                    }
+                    Err(e) => {
+                        // The core queued the close frame saying why: deliver it, then report.
+                        self.failure = Some(self.core_error(e));
+                        continue;
+                    }
+                }
+            }
+            // About to wait: the timers first. They are checked once per read rather than once
+            // per message: the keepalive and pong deadlines move with input, so they cannot
+            // expire while messages are buffered, and a peer that floods still makes us read.
             if let Some(at) = self.poll_timer(cx) {
                 // The sleep fired at or after `at`; never report an earlier time.
                 let now = self.now().max(at);
@@ -345,32 +376,8 @@ impl<R: Runtime> Driver<R> {
                 }
                 continue;
             }
-            if !flushed && self.conn.state() == State::Closed {
-                // Only writing is left; the write or the timer wakes us.
+            if only_writing {
                 return Poll::Pending;
-            }
-            match self.step() {
-                Ok(Step::Polled(polled)) => {
-                    // Start writing a pong or close echo now; whatever is left goes next time.
-                    let _ = self.poll_flush(cx);
-                    return Poll::Ready(Ok(polled));
-                }
-                Ok(Step::Progress) => continue,
-                Ok(Step::NeedInput) => {}
-                Err(Error::Closed) => {
-                    self.abort(cx);
-                    return Poll::Ready(Ok(Polled::End));
-                }
-                Err(e @ Error::Handshake(_)) => {
-                    // The caller reads a refusal's body, then finishes (`poll_finish`).
-                    let _ = self.poll_flush(cx);
-                    return Poll::Ready(Err(self.core_error(e)));
-                }
-                Err(e) => {
-                    // The core queued the close frame saying why: deliver it, then report.
-                    self.failure = Some(self.core_error(e));
-                    continue;
-                }
             }
             ready!(self.poll_fill(cx))?;
         }
