@@ -29,11 +29,7 @@ impl Connection {
             return Err(SendError::NoRequestPending);
         };
         #[cfg(feature = "deflate")]
-        let negotiated = self
-            .config
-            .deflate
-            .as_ref()
-            .and_then(|cfg| negotiate::server_negotiate(cfg, request.extensions()));
+        let negotiated = handshake::server_deflate(&self.config, request);
         #[cfg(feature = "deflate")]
         let extensions = negotiated.as_ref().map(|(_, response)| response.as_str());
         #[cfg(not(feature = "deflate"))]

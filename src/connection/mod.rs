@@ -43,7 +43,7 @@ use crate::entropy::{Entropy, Seed};
 use crate::error::SendError;
 use crate::event::{ControlPayload, Event, MAX_CONTROL_PAYLOAD};
 use crate::frame::{HeaderRules, MAX_HEADER_LEN, OpCode};
-use crate::handshake::{ClientRequest, Request};
+use crate::handshake::{ClientRequest, Negotiated, Request};
 use crate::output::{KEEP_CAPACITY, Output};
 use crate::time::Instant;
 
@@ -278,6 +278,28 @@ impl Connection {
     ) -> Connection {
         let mut conn = Connection::upgraded(role, config, seed, now);
         conn.enable_deflate(params);
+        conn
+    }
+
+    /// As [`upgraded`](Connection::upgraded), with what another HTTP stack's handshake agreed:
+    /// the subprotocol ([`subprotocol`](Connection::subprotocol) reports it) and, with the
+    /// `deflate` feature, permessage-deflate. See [`Negotiated`] for the whole path.
+    pub fn upgraded_negotiated(
+        role: Role,
+        config: Config,
+        seed: Seed,
+        now: Instant,
+        negotiated: Negotiated,
+    ) -> Connection {
+        let mut conn = Connection::upgraded(role, config, seed, now);
+        let (subprotocol, deflate) = negotiated.into_parts();
+        conn.subprotocol = subprotocol;
+        #[cfg(feature = "deflate")]
+        if let Some(params) = deflate {
+            conn.enable_deflate(params);
+        }
+        #[cfg(not(feature = "deflate"))]
+        let () = deflate;
         conn
     }
 

@@ -12,6 +12,7 @@
 // until it lands, only the tests use it. Remove this once it does.
 
 mod client;
+mod negotiated;
 mod server;
 mod url;
 
@@ -25,11 +26,16 @@ use sha1::{Digest, Sha1};
 use crate::error::HandshakeError;
 
 pub use client::{ClientRequest, Response};
+pub use negotiated::Negotiated;
 pub use server::{Accept, Request};
 pub use url::{UrlError, WsUrl, parse_url};
 
 // The connection state machine drives these; they are not part of the public API.
 pub(crate) use client::{new_key, parse_response, validate_response, write_request};
+#[cfg(feature = "deflate")]
+pub(crate) use negotiated::server_deflate;
+#[cfg(feature = "http")]
+pub(crate) use server::request_from_parts;
 pub(crate) use server::{
     parse_request, validate_request, write_accept, write_error_response, write_reject,
 };
@@ -88,6 +94,24 @@ pub struct Headers {
 }
 
 impl Headers {
+    /// Headers from names and values of another HTTP stack (the `http` feature's requests).
+    #[cfg(feature = "http")]
+    pub(crate) fn from_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a [u8])>) -> Headers {
+        let mut headers = Headers::default();
+        for (name, value) in pairs {
+            headers.push(name, value);
+        }
+        headers
+    }
+
+    fn push(&mut self, name: &str, value: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(name.as_bytes());
+        let name_end = self.bytes.len();
+        self.bytes.extend_from_slice(trim_ows(value));
+        self.spans.push((start, name_end, self.bytes.len()));
+    }
+
     fn from_parsed(parsed: &[httparse::Header<'_>]) -> Headers {
         let size = parsed
             .iter()
@@ -98,11 +122,7 @@ impl Headers {
             spans: Vec::with_capacity(parsed.len()),
         };
         for h in parsed {
-            let start = headers.bytes.len();
-            headers.bytes.extend_from_slice(h.name.as_bytes());
-            let name_end = headers.bytes.len();
-            headers.bytes.extend_from_slice(trim_ows(h.value));
-            headers.spans.push((start, name_end, headers.bytes.len()));
+            headers.push(h.name, h.value);
         }
         headers
     }

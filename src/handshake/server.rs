@@ -212,6 +212,26 @@ impl Request {
 }
 
 /// Parses a request head: the bytes up to and including the blank line.
+/// A request that another HTTP stack parsed: `minor_version` 1 for HTTP/1.1 (and for HTTP/2,
+/// whose checks are the `http` feature's own).
+#[cfg(feature = "http")]
+pub(crate) fn request_from_parts(
+    method: &str,
+    target: &str,
+    minor_version: u8,
+    headers: Headers,
+) -> Request {
+    let mut line = String::with_capacity(method.len() + target.len());
+    line.push_str(method);
+    line.push_str(target);
+    Request {
+        line,
+        method_len: method.len(),
+        minor_version,
+        headers,
+    }
+}
+
 pub(crate) fn parse_request(head: &[u8], max_headers: usize) -> Result<Request, HandshakeError> {
     with_slots(max_headers, |slots| {
         let mut req = httparse::Request::new(slots);

@@ -20,7 +20,7 @@ use super::{
 use crate::connection::{Connection, Role, State};
 use crate::error::HandshakeError;
 use crate::event::DataKind;
-use crate::handshake::{ClientRequest, Request};
+use crate::handshake::{ClientRequest, Negotiated, Request};
 use crate::prepared::PreparedFrame;
 use crate::{CloseCode, Config, Instant};
 
@@ -301,7 +301,24 @@ impl<S: Transport> WebSocket<S> {
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
     pub fn upgraded(stream: S, role: Role, config: Config) -> Result<Self, WsError> {
-        Ok(WebSocket::new(stream, new_upgraded(role, config)?))
+        Self::upgraded_negotiated(stream, role, config, Negotiated::new())
+    }
+
+    /// As [`upgraded`](Self::upgraded), with the subprotocol and permessage-deflate parameters
+    /// the other HTTP stack's handshake agreed (see [`Negotiated`]).
+    ///
+    /// # Errors
+    /// When the OS cannot provide a seed for a client's masking keys.
+    pub fn upgraded_negotiated(
+        stream: S,
+        role: Role,
+        config: Config,
+        negotiated: Negotiated,
+    ) -> Result<Self, WsError> {
+        Ok(WebSocket::new(
+            stream,
+            new_upgraded(role, config, negotiated)?,
+        ))
     }
 
     /// The core connection, for its getters.

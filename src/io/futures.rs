@@ -33,7 +33,7 @@ use super::driver::private::Io;
 use super::{IntoClientRequest, dial_url};
 use super::{ReadBuffer, WsError, new_client, new_server, new_upgraded};
 use crate::connection::Role;
-use crate::handshake::{ClientRequest, Request};
+use crate::handshake::{ClientRequest, Negotiated, Request};
 use crate::{Config, Instant};
 
 pub use super::{Accept, Answer, Reject};
@@ -300,7 +300,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin, T: Timer> super::WebSocketStream<Futures
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
     pub fn upgraded(stream: S, role: Role, config: Config, timer: T) -> Result<Self, WsError> {
-        let conn = new_upgraded(role, config)?;
+        Self::upgraded_negotiated(stream, role, config, Negotiated::new(), timer)
+    }
+
+    /// As [`upgraded`](Self::upgraded), with the subprotocol and permessage-deflate parameters
+    /// the other HTTP stack's handshake agreed (see [`Negotiated`]).
+    ///
+    /// # Errors
+    /// When the OS cannot provide a seed for a client's masking keys.
+    pub fn upgraded_negotiated(
+        stream: S,
+        role: Role,
+        config: Config,
+        negotiated: Negotiated,
+        timer: T,
+    ) -> Result<Self, WsError> {
+        let conn = new_upgraded(role, config, negotiated)?;
         Ok(Self::from_parts(Futures::new(stream, timer), conn))
+    }
+
+    /// Runs a core [`Connection`](crate::Connection) you built and drove to here yourself (any
+    /// state: a server still in its handshake, or one made with
+    /// [`Connection::upgraded_negotiated`](crate::Connection::upgraded_negotiated)). The adapter's
+    /// timer defaults do not apply: the connection's [`Config`] is used as it is.
+    pub fn from_connection(stream: S, conn: crate::Connection, timer: T) -> Self {
+        Self::from_parts(Futures::new(stream, timer), conn)
     }
 }

@@ -167,12 +167,17 @@ pub(crate) fn new_server(config: Config) -> Connection {
 }
 
 /// The core connection an adapter's `upgraded` drives.
-pub(crate) fn new_upgraded(role: crate::Role, config: Config) -> WsResult<Connection> {
-    Ok(Connection::upgraded(
+pub(crate) fn new_upgraded(
+    role: crate::Role,
+    config: Config,
+    negotiated: crate::handshake::Negotiated,
+) -> WsResult<Connection> {
+    Ok(Connection::upgraded_negotiated(
         role,
         adapter_config(config),
         os_seed()?,
         crate::Instant::ZERO,
+        negotiated,
     ))
 }
 

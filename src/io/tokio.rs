@@ -97,8 +97,9 @@ use super::driver::private::Io;
 use super::{
     IntoClientRequest, ReadBuffer, WsError, dial_url, new_client, new_server, new_upgraded,
 };
+use crate::Connection;
 use crate::connection::Role;
-use crate::handshake::{ClientRequest, Request, Response};
+use crate::handshake::{ClientRequest, Negotiated, Request, Response};
 use crate::{Config, Instant};
 
 pub use super::DEFAULT_HIGH_WATER_MARK;
@@ -363,8 +364,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> super::WebSocketStream<Tokio<S>> {
     /// # Errors
     /// When the OS cannot provide a seed for a client's masking keys.
     pub fn upgraded(stream: S, role: Role, config: Config) -> Result<Self, WsError> {
-        let conn = new_upgraded(role, config)?;
+        Self::upgraded_negotiated(stream, role, config, Negotiated::new())
+    }
+
+    /// As [`upgraded`](Self::upgraded), with the subprotocol and permessage-deflate parameters
+    /// the other HTTP stack's handshake agreed: what [`crate::http`] (feature `http`) hands over,
+    /// or a [`Negotiated`] of your own.
+    ///
+    /// # Errors
+    /// When the OS cannot provide a seed for a client's masking keys.
+    pub fn upgraded_negotiated(
+        stream: S,
+        role: Role,
+        config: Config,
+        negotiated: Negotiated,
+    ) -> Result<Self, WsError> {
+        let conn = new_upgraded(role, config, negotiated)?;
         Ok(Self::from_parts(Tokio::new(stream), conn))
+    }
+
+    /// Runs a core [`Connection`] you built and drive to here yourself (any state: a server
+    /// still in its handshake, or one made with [`Connection::upgraded_negotiated`]). The
+    /// adapter's timer defaults do not apply: the connection's [`Config`] is used as it is.
+    pub fn from_connection(stream: S, conn: Connection) -> Self {
+        Self::from_parts(Tokio::new(stream), conn)
     }
 }
 
