@@ -19,10 +19,12 @@ TIMEOUT="${TIMEOUT:-60}"
 PROFILE="${PROFILE:-dev}"
 HERE=tests/browser
 
-if [ ! -x /usr/bin/chromium ]; then
+CHROMIUM="$(command -v chromium || true)"
+if [ -z "$CHROMIUM" ]; then
     echo "installing chromium" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    CHROMIUM="$(command -v chromium)"
 fi
 command -v node >/dev/null || { echo "node is required" >&2; exit 1; }
 
@@ -73,7 +75,7 @@ start_browser() {
     local name="$1"
     shift
     mkdir -p "$WORK/$name"
-    /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+    "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-background-networking \
         --disable-quic --no-first-run --disable-component-update --disable-sync \
         --ignore-certificate-errors "$@" \
         --user-data-dir="$WORK/$name" --remote-debugging-address=127.0.0.1 \
