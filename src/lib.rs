@@ -135,6 +135,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod close;
 mod config;
 mod connection;
