@@ -365,3 +365,130 @@ async fn rfc8441_websocket_through_axum_over_http2() {
     })
     .await;
 }
+
+/// A TCP stream that counts the bytes it carries each way.
+struct Counted {
+    tcp: TcpStream,
+    read: Arc<AtomicUsize>,
+    written: Arc<AtomicUsize>,
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.tcp).poll_read(cx, buf);
+        self.read
+            .fetch_add(buf.filled().len() - before, Ordering::Relaxed);
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.tcp).poll_write(cx, data);
+        if let std::task::Poll::Ready(Ok(n)) = &polled {
+            self.written.fetch_add(*n, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// Chat messages as a chat server sends them: JSON, mostly CJK, Cyrillic and emoji text.
+fn chat_json(i: usize) -> String {
+    const ROOMS: [&str; 3] = ["общий", "开发", "random"];
+    const FROM: [&str; 5] = ["李雷", "韩梅梅", "Алиса", "田中", "bob"];
+    const TEXT: [&str; 8] = [
+        "今天的会议改到下午三点 🎉",
+        "好的，我马上到",
+        "Кто-нибудь видел новый релиз? 🚀",
+        "明日の予定を確認してください",
+        "收到 👍",
+        "这个问题我昨天也遇到了，重启一下服务就好了",
+        "Спасибо! 😊",
+        "lol 😂😂",
+    ];
+    format!(
+        r#"{{"type":"message","data":{{"room":"{}","id":{},"from":"{}","text":"{}","ts":{}}}}}"#,
+        ROOMS[i % 3],
+        100_000 + i,
+        FROM[i % 5],
+        TEXT[(i * 7) % 8],
+        1_764_700_000_000u64 + (i as u64) * 1_337
+    )
+}
+
+/// Bytes on the wire for 200 chat messages echoed through axum, with and without
+/// permessage-deflate (printed with `--nocapture`); compression must save at least a third.
+#[tokio::test]
+async fn chat_json_costs_fewer_bytes_with_compression() {
+    bounded(async {
+        let addr = serve(example::app()).await;
+        let mut totals = Vec::new();
+        for config in [
+            Config::default(),
+            Config::default().deflate(DeflateConfig::default()),
+        ] {
+            let compressed = config.deflate.is_some();
+            let (read, written) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let tcp = Counted {
+                tcp: TcpStream::connect(addr).await.unwrap(),
+                read: Arc::clone(&read),
+                written: Arc::clone(&written),
+            };
+            let request = ClientRequest::from_url(&format!("ws://{addr}/")).unwrap();
+            let (mut ws, _) = WebSocketStream::client(tcp, request, config).await.unwrap();
+            assert_eq!(ws.connection().deflate_params().is_some(), compressed);
+            let (handshake_in, handshake_out) = (
+                read.load(Ordering::Relaxed),
+                written.load(Ordering::Relaxed),
+            );
+            let mut raw = 0;
+            for i in 0..200 {
+                let message = chat_json(i);
+                raw += message.len();
+                ws.send(Message::text(message.clone())).await.unwrap();
+                assert_eq!(ws.recv().await.unwrap(), Some(Message::text(message)));
+            }
+            let sent = written.load(Ordering::Relaxed) - handshake_out;
+            let received = read.load(Ordering::Relaxed) - handshake_in;
+            println!(
+                "chat JSON x200 ({raw} bytes of text), compression {compressed}: \
+                 client sent {sent} B, received {received} B"
+            );
+            totals.push((sent, received));
+            ws.close(CloseCode::NORMAL, "").await.unwrap();
+            while let Ok(Some(_)) = ws.recv().await {}
+        }
+        let (plain, deflated) = (totals[0], totals[1]);
+        println!(
+            "compressed / plain: sent {:.3}, received {:.3}",
+            deflated.0 as f64 / plain.0 as f64,
+            deflated.1 as f64 / plain.1 as f64
+        );
+        assert!(deflated.1 * 3 < plain.1 * 2, "{deflated:?} vs {plain:?}");
+        assert!(deflated.0 * 3 < plain.0 * 2, "{deflated:?} vs {plain:?}");
+    })
+    .await;
+}
