@@ -7,10 +7,10 @@
 //! cargo run --features http,tokio --example h2_chat -- [ADDR] [CERT.pem KEY.pem]
 //! ```
 //!
-//! `ADDR` defaults to `127.0.0.1:9443`. Without `CERT.pem KEY.pem` (a certificate chain and its
+//! `ADDR` defaults to `127.0.0.1:8443`. Without `CERT.pem KEY.pem` (a certificate chain and its
 //! private key, PEM) it makes a self-signed certificate for `localhost` and `127.0.0.1` at
 //! start, so a browser has to be told to accept it (or started with
-//! `--ignore-certificate-errors`). Open `https://127.0.0.1:9443/`: the page shows which HTTP
+//! `--ignore-certificate-errors`). Open `https://127.0.0.1:8443/`: the page shows which HTTP
 //! version it was loaded over and the extensions its WebSocket (`/ws`) agreed; the server logs,
 //! for each WebSocket, the HTTP version it came over. Every message is sent to everyone
 //! connected.
@@ -66,9 +66,9 @@ type Socket = WebSocketStream<TokioIo<Upgraded>>;
 async fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (addr, files) = match args.as_slice() {
-        [] => ("127.0.0.1:9443", None),
+        [] => ("127.0.0.1:8443", None),
         [addr] => (addr.as_str(), None),
-        [cert, key] => ("127.0.0.1:9443", Some((cert, key))),
+        [cert, key] => ("127.0.0.1:8443", Some((cert, key))),
         [addr, cert, key] => (addr.as_str(), Some((cert, key))),
         _ => {
             eprintln!("usage: h2_chat [ADDR] [CERT.pem KEY.pem]");

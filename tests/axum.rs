@@ -30,12 +30,10 @@ use wsproto::io::WsError;
 use wsproto::io::tokio::{WebSocketStream, connect};
 use wsproto::{ClientRequest, CloseCode, Config, DeflateConfig, Role};
 
-fn bounded<T>(test: impl Future<Output = T>) -> impl Future<Output = T> {
-    async {
-        tokio::time::timeout(Duration::from_secs(60), test)
-            .await
-            .expect("test timed out")
-    }
+async fn bounded<T>(test: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), test)
+        .await
+        .expect("test timed out")
 }
 
 async fn serve(app: Router) -> SocketAddr {
