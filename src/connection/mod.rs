@@ -586,10 +586,18 @@ impl Connection {
     #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         // Checked inline first: most connections between messages have no timer armed.
-        if self.timers.iter().all(Option::is_none) {
-            return None;
-        }
-        TIMERS.iter().filter_map(|&t| self.deadline(t)).min()
+        let timers = if self.timers.iter().all(Option::is_none) {
+            None
+        } else {
+            TIMERS.iter().filter_map(|&t| self.deadline(t)).min()
+        };
+        // permessage-deflate's idle release (its deadline lives in its own state).
+        #[cfg(feature = "deflate")]
+        let timers = match (timers, self.deflate_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        timers
     }
 
     /// Whether the caller should now close the transport: the connection has ended and all

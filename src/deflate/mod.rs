@@ -50,6 +50,9 @@ mod backend;
 pub(crate) mod codec;
 pub(crate) mod negotiate;
 
+use core::time::Duration;
+
+use crate::connection::Role;
 use crate::error::ProtocolError;
 
 /// The extension's name in `Sec-WebSocket-Extensions`.
@@ -61,12 +64,23 @@ pub const EXTENSION_NAME: &str = "permessage-deflate";
 /// | --- | --- |
 /// | [`server_no_context_takeover`](DeflateConfig::server_no_context_takeover) | `false` |
 /// | [`client_no_context_takeover`](DeflateConfig::client_no_context_takeover) | `false` |
-/// | [`server_max_window_bits`](DeflateConfig::server_max_window_bits) | 15 |
-/// | [`client_max_window_bits`](DeflateConfig::client_max_window_bits) | 15 |
+/// | [`server_max_window_bits`](DeflateConfig::server_max_window_bits) | `None`: a client does not limit it (15); a server answers 12 |
+/// | [`client_max_window_bits`](DeflateConfig::client_max_window_bits) | `None`: a client offers 15; a server asks for 12 when the client offered the parameter |
+/// | [`mem_level`](DeflateConfig::mem_level) | 5 |
 /// | [`compression_threshold`](DeflateConfig::compression_threshold) | 64 bytes |
 /// | [`level`](DeflateConfig::level) | 3 |
+/// | [`release_after`](DeflateConfig::release_after) | 1 s |
 ///
-/// Window bits outside 9..=15 and levels above 9 are clamped where they are used.
+/// The defaults of a server are chosen for memory, as Python's websockets does: to a browser's
+/// offer (`permessage-deflate; client_max_window_bits`) it answers
+/// `permessage-deflate; server_max_window_bits=12; client_max_window_bits=12`, compresses
+/// with zlib memory level 5, and frees its zlib streams after 1 s without a compressed
+/// message, keeping 4 KiB of history per direction (see the [module docs](self) for the
+/// figures). The defaults of a client keep its offer the one browsers make, which every
+/// server that implements the extension accepts.
+///
+/// Window bits outside 9..=15, memory levels outside 1..=9 and levels above 9 are clamped
+/// where they are used.
 ///
 /// # Examples
 ///
@@ -97,13 +111,20 @@ pub struct DeflateConfig {
     /// tells the server); a server asks the client for it when set.
     pub client_no_context_takeover: bool,
     /// The largest LZ77 window of the server's compressor, as a power of two (9..=15). A client
-    /// asks for at most this (when below 15); a server compresses with at most this, and with
-    /// less when the client asks for less.
-    pub server_max_window_bits: u8,
+    /// asks for at most this (when set below 15); a server compresses with at most this, and
+    /// with less when the client asks for less. `None` (the default): a client does not ask,
+    /// a server answers with at most 12 bits (4 KiB).
+    pub server_max_window_bits: Option<u8>,
     /// The largest LZ77 window of the client's compressor, as a power of two (9..=15). A client
     /// compresses with at most this (and says so when below 15); a server asks the client for at
-    /// most this when the client supports the parameter.
-    pub client_max_window_bits: u8,
+    /// most this when the client supports the parameter. `None` (the default): a client offers
+    /// 15, a server asks for 12 bits (4 KiB) when it may.
+    pub client_max_window_bits: Option<u8>,
+    /// zlib's `memLevel` for our compressor, 1..=9: how many symbols a DEFLATE block gathers
+    /// (2^(mem_level + 6)), so the compressor's buffers (7 × 2^(mem_level + 6) bytes: 14 KiB at
+    /// 5, 112 KiB at zlib's usual 8). The default 5 is what Python's websockets uses; the
+    /// [module docs](self) table the memory and ratio.
+    pub mem_level: u8,
     /// Messages shorter than this many bytes are sent uncompressed (RSV1 clear): compressing
     /// tiny messages costs time and rarely saves bytes. Fragmented messages are always
     /// compressed.
@@ -114,6 +135,17 @@ pub struct DeflateConfig {
     /// for output only 8% larger (15.2% vs 14.1% of the input); level 1 is faster again
     /// (390 MB/s) but its output is 58% larger than level 6's.
     pub level: u8,
+    /// How long a zlib stream stays allocated after the last compressed message in its
+    /// direction. Once that long has passed without one, the connection frees it at its next
+    /// [`handle_timeout`](crate::Connection::handle_timeout) (the adapters call it), keeping
+    /// only the history that context takeover needs (2^window_bits bytes, nothing without
+    /// context takeover), and primes a new stream with it at the next message. A stream is
+    /// freed between 1× and 2× this after its last use (the connection checks once per
+    /// period whether a message passed), never in the middle of a message. The default is
+    /// 1 s; `None` or zero keeps the streams for the connection's life. Without it an idle
+    /// compressed connection holds about 200 KiB (see the [module docs](self)); freeing and
+    /// re-creating a stream costs about as much as compressing a few KiB.
+    pub release_after: Option<Duration>,
 }
 
 impl Default for DeflateConfig {
@@ -121,13 +153,22 @@ impl Default for DeflateConfig {
         DeflateConfig {
             server_no_context_takeover: false,
             client_no_context_takeover: false,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
+            server_max_window_bits: None,
+            client_max_window_bits: None,
+            mem_level: DEFAULT_MEM_LEVEL,
             compression_threshold: 64,
             level: 3,
+            release_after: Some(Duration::from_secs(1)),
         }
     }
 }
+
+/// The window bits a server answers with by default (`server_max_window_bits`, and
+/// `client_max_window_bits` when the client offered it).
+pub(crate) const SERVER_DEFAULT_WINDOW_BITS: u8 = 12;
+
+/// The default [`DeflateConfig::mem_level`].
+const DEFAULT_MEM_LEVEL: u8 = 5;
 
 impl DeflateConfig {
     /// Sets [`server_no_context_takeover`](DeflateConfig::server_no_context_takeover).
@@ -142,12 +183,17 @@ impl DeflateConfig {
     }
     /// Sets [`server_max_window_bits`](DeflateConfig::server_max_window_bits).
     pub fn server_max_window_bits(mut self, bits: u8) -> Self {
-        self.server_max_window_bits = bits;
+        self.server_max_window_bits = Some(bits);
         self
     }
     /// Sets [`client_max_window_bits`](DeflateConfig::client_max_window_bits).
     pub fn client_max_window_bits(mut self, bits: u8) -> Self {
-        self.client_max_window_bits = bits;
+        self.client_max_window_bits = Some(bits);
+        self
+    }
+    /// Sets [`mem_level`](DeflateConfig::mem_level).
+    pub fn mem_level(mut self, mem_level: u8) -> Self {
+        self.mem_level = mem_level;
         self
     }
     /// Sets [`compression_threshold`](DeflateConfig::compression_threshold).
@@ -160,15 +206,40 @@ impl DeflateConfig {
         self.level = level;
         self
     }
-
-    /// `server_max_window_bits` within 9..=15.
-    pub(crate) fn server_bits(&self) -> u8 {
-        self.server_max_window_bits.clamp(9, 15)
+    /// Sets [`release_after`](DeflateConfig::release_after).
+    pub fn release_after(mut self, idle: Option<Duration>) -> Self {
+        self.release_after = idle;
+        self
     }
 
-    /// `client_max_window_bits` within 9..=15.
-    pub(crate) fn client_bits(&self) -> u8 {
-        self.client_max_window_bits.clamp(9, 15)
+    /// `server_max_window_bits` for `role` within 9..=15.
+    pub(crate) fn server_bits(&self, role: Role) -> u8 {
+        self.server_max_window_bits
+            .unwrap_or(match role {
+                Role::Client => 15,
+                Role::Server => SERVER_DEFAULT_WINDOW_BITS,
+            })
+            .clamp(9, 15)
+    }
+
+    /// `client_max_window_bits` for `role` within 9..=15.
+    pub(crate) fn client_bits(&self, role: Role) -> u8 {
+        self.client_max_window_bits
+            .unwrap_or(match role {
+                Role::Client => 15,
+                Role::Server => SERVER_DEFAULT_WINDOW_BITS,
+            })
+            .clamp(9, 15)
+    }
+
+    /// `mem_level` within 1..=9.
+    pub(crate) fn mem_level_clamped(&self) -> u8 {
+        self.mem_level.clamp(1, 9)
+    }
+
+    /// `release_after`, `None` when zero.
+    pub(crate) fn release_delay(&self) -> Option<Duration> {
+        self.release_after.filter(|d| !d.is_zero())
     }
 }
 
@@ -319,17 +390,36 @@ mod tests {
     #[test]
     fn defaults_and_builder() {
         let c = DeflateConfig::default();
-        assert_eq!((c.server_bits(), c.client_bits(), c.level), (15, 15, 3));
+        // A client does not limit windows by default; a server answers with 12 bits.
+        assert_eq!(
+            (c.server_bits(Role::Client), c.client_bits(Role::Client)),
+            (15, 15)
+        );
+        assert_eq!(
+            (c.server_bits(Role::Server), c.client_bits(Role::Server)),
+            (12, 12)
+        );
+        assert_eq!((c.mem_level, c.level), (5, 3));
+        assert_eq!(c.release_delay(), Some(Duration::from_secs(1)));
         let c = DeflateConfig::default()
             .server_no_context_takeover(true)
             .client_no_context_takeover(true)
             .server_max_window_bits(3)
             .client_max_window_bits(200)
+            .mem_level(0)
             .compression_threshold(0)
-            .level(1);
+            .level(1)
+            .release_after(Some(Duration::ZERO));
         assert!(c.server_no_context_takeover && c.client_no_context_takeover);
-        assert_eq!((c.server_bits(), c.client_bits()), (9, 15));
+        for role in [Role::Client, Role::Server] {
+            assert_eq!((c.server_bits(role), c.client_bits(role)), (9, 15));
+        }
         assert_eq!((c.compression_threshold, c.level), (0, 1));
+        assert_eq!(c.mem_level_clamped(), 1);
+        assert_eq!(c.clone().mem_level(20).mem_level_clamped(), 9);
+        // Zero means never.
+        assert_eq!(c.release_delay(), None);
+        assert_eq!(c.release_after(None).release_delay(), None);
         assert_eq!(
             DeflateParams::default(),
             DeflateParams {
