@@ -253,7 +253,7 @@ impl Deflater {
         // SAFETY: the stream was initialised by `deflateInit2_` and not ended; a null buffer
         // asks only for the length, written to `len`.
         let code = unsafe { z::deflateGetDictionary(&*self.strm, core::ptr::null_mut(), &mut len) };
-        if code != z::Z_OK {
+        if code != z::Z_OK || len == 0 {
             return Vec::new();
         }
         let mut out = Vec::with_capacity(len as usize);
@@ -365,7 +365,7 @@ impl Inflater {
         // SAFETY: the stream was initialised by `inflateInit2_` and not ended; a null buffer
         // asks only for the length, written to `len`.
         let code = unsafe { z::inflateGetDictionary(&*self.strm, core::ptr::null_mut(), &mut len) };
-        if code != z::Z_OK {
+        if code != z::Z_OK || len == 0 {
             return Vec::new();
         }
         let mut out = Vec::with_capacity(len as usize);

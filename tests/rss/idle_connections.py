@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Measures the RSS per idle connection of a WebSocket server (the tokio echo server).
 
-usage: idle_connections.py PID HOST PORT [N] [--deflate] [--message] [--release-wait SECS]
-                           [--close-wait SECS]
+usage: idle_connections.py PID HOST PORT [N] [--deflate] [--message] [--messages K]
+                           [--release-wait SECS] [--hold SECS] [--close-wait SECS]
 
 Opens N (default 1000) WebSocket connections, completes each handshake, keeps them idle, and
 prints the server's VmRSS before and after and the difference per connection. Loopback only.
@@ -11,9 +11,13 @@ prints the server's VmRSS before and after and the difference per connection. Lo
                 (`Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits`) and
                 check that the server accepted it.
 --message       then send one compressed text message (a chat-like JSON object) on every
-                connection, read the compressed echo back, wait --release-wait seconds
+                connection (--messages K: K of them, one after the other, which fills the
+                4 KiB histories from K = 15 on), read the compressed echo back, wait
+                --release-wait seconds
                 (default 2.5: the server frees idle zlib streams 1-2 s after the last message)
                 and report the RSS again.
+--hold SECS     keep the idle connections open this long before closing them (to look at the
+                server from outside meanwhile).
 --close-wait    after closing every connection, wait this long (default 3 s) and report the
                 RSS against the RSS before the first connection.
 
@@ -92,13 +96,12 @@ class Conn:
         buf = self.rest
         while True:
             if len(buf) >= 2:
-                first, second = buf[0], buf[1]
-                n, at = second & 0x7F, 2
-                if n == 126 and len(buf) >= 4:
-                    n, at = struct.unpack("!H", buf[2:4])[0], 4
-                elif n == 127 and len(buf) >= 10:
-                    n, at = struct.unpack("!Q", buf[2:10])[0], 10
-                if n < 126 and len(buf) >= at + n:
+                first, n, at = buf[0], buf[1] & 0x7F, 2
+                if n == 126:
+                    n, at = (struct.unpack("!H", buf[2:4])[0], 4) if len(buf) >= 4 else (None, 4)
+                elif n == 127:
+                    n, at = (struct.unpack("!Q", buf[2:10])[0], 10) if len(buf) >= 10 else (None, 10)
+                if n is not None and len(buf) >= at + n:
                     break
             chunk = self.sock.recv(65536)
             if not chunk:
@@ -122,12 +125,19 @@ def chat(i):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    args, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a.startswith("--"):
+            skip = a in ("--messages", "--release-wait", "--close-wait", "--hold")
+        else:
+            args.append(a)
     flags = sys.argv[1:]
     pid, host, port = int(args[0]), args[1], int(args[2])
     n = int(args[3]) if len(args) > 3 else 1000
-    deflate = "--deflate" in flags or "--message" in flags
-    message = "--message" in flags
+    deflate = "--deflate" in flags or "--message" in flags or "--messages" in flags
+    message = "--message" in flags or "--messages" in flags
 
     def opt(name, default):
         if name in flags:
@@ -135,6 +145,7 @@ def main():
         return default
 
     release_wait = opt("--release-wait", 2.5)
+    k = int(opt("--messages", 1))
     close_wait = opt("--close-wait", 3.0)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, n + 100)), hard))
@@ -155,19 +166,26 @@ def main():
           f"per_connection_bytes={(idle - start) * 1024 / n:.0f}")
     if message:
         t = time.time()
-        for i, c in enumerate(conns):
-            c.send_text(chat(i))
-        for i, c in enumerate(conns):
-            got = c.recv_text()
-            if got != chat(i):
-                raise SystemExit(f"echo {i} differs: {got[:60]!r}")
+        for j in range(k):
+            for i, c in enumerate(conns):
+                c.send_text(chat(i + j))
+            for i, c in enumerate(conns):
+                got = c.recv_text()
+                if got != chat(i + j):
+                    raise SystemExit(f"echo {i} differs: {got[:60]!r}")
         took = time.time() - t
         peak = rss_kib(pid)
         time.sleep(release_wait)
         after = rss_kib(pid)
-        print(f"after one message each ({took:.2f} s) and {release_wait} s idle: "
+        print(f"after {k} message(s) each ({took:.2f} s) and {release_wait} s idle: "
               f"rss_peak_kib={peak} rss_after_kib={after} "
               f"per_connection_bytes={(after - start) * 1024 / n:.0f}")
+    hold = opt("--hold", 0)
+    if hold:
+        # Time to look at the server from outside (e.g. after a malloc_trim) while it is idle.
+        print(f"holding the idle connections for {hold} s", flush=True)
+        time.sleep(hold)
+        print(f"after holding: rss_kib={rss_kib(pid)}")
     for c in conns:
         c.close()
     warm.close()
