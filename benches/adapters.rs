@@ -314,9 +314,25 @@ impl AsyncWrite for Mock<'_> {
     }
 }
 
+thread_local! {
+    /// Only for the timer that the adapters' default keepalive arms: nothing is driven by it.
+    static TIMER_RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+}
+
 /// Runs a future that never waits on a real event: the mock is always ready where it is read,
-/// so it completes on the first poll. No runtime drives it.
+/// so it completes on the first poll. No runtime drives it; one is entered so that the
+/// keepalive's sleep can be created.
 fn block_on<F: Future>(future: F) -> F::Output {
+    TIMER_RUNTIME.with(|runtime| {
+        let _context = runtime.enter();
+        poll_to_end(future)
+    })
+}
+
+fn poll_to_end<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
     for _ in 0..1000 {

@@ -33,7 +33,7 @@ pub enum Delivery {
 /// | [`max_pending_output`](Config::max_pending_output) | 128 MiB |
 /// | [`delivery`](Config::delivery) | whole messages |
 /// | [`whole_frame_limit`](Config::whole_frame_limit) | 0 (off; the I/O adapters use `max_frame_size`) |
-/// | all four timers | off |
+/// | all four timers | off (the I/O adapters turn them on: see [`io`](crate::io)) |
 /// | [`deflate`](Config::deflate) (feature `deflate`) | off |
 ///
 /// # Examples
@@ -88,16 +88,28 @@ pub struct Config {
     /// The I/O adapters set it to `max_frame_size`. The waiting frame is bounded by
     /// `max_frame_size` and `max_message_size` like the reassembly buffer it replaces.
     pub whole_frame_limit: u64,
-    /// Send a ping after this long without receiving anything. Off by default.
+    /// Send a ping after this long without receiving anything. Off by default in the core; the
+    /// I/O adapters ping after [`DEFAULT_KEEPALIVE_INTERVAL`](crate::io::DEFAULT_KEEPALIVE_INTERVAL)
+    /// (20 s) unless this is set.
+    ///
+    /// The four timers read the same way: `None` is "unset" (off in the core, the adapter's
+    /// default in an adapter), and `Some(Duration::ZERO)` is off everywhere.
     pub keepalive_interval: Option<Duration>,
-    /// Fail the connection (reported as 1006) if a keepalive ping is not answered in this long.
-    /// Used only with `keepalive_interval`. Off by default.
+    /// After a keepalive ping, fail the connection if nothing at all arrives for this long: no
+    /// pong and no other byte (a peer busy sending a large frame is alive, even if its pong is
+    /// queued behind it). The close frame sent says 1011 ("keepalive timeout"), and the error is
+    /// [`Error::Timeout`](crate::Error::Timeout) with [`TimeoutKind::Pong`](crate::TimeoutKind).
+    /// Used only with `keepalive_interval`; off by default in the core, the adapters'
+    /// [`DEFAULT_PONG_TIMEOUT`](crate::io::DEFAULT_PONG_TIMEOUT) (20 s) unless set.
     pub pong_timeout: Option<Duration>,
     /// After our close frame is sent (or, for a client, after the close handshake while waiting
-    /// for the server to end the transport), give up after this long. Off by default.
+    /// for the server to end the transport), give up after this long. Off by default in the
+    /// core; the adapters' [`DEFAULT_CLOSE_TIMEOUT`](crate::io::DEFAULT_CLOSE_TIMEOUT) (5 s)
+    /// unless set.
     pub close_timeout: Option<Duration>,
     /// Fail the opening handshake if it has not completed this long after the connection was
-    /// created. Off by default (the I/O adapters turn it on).
+    /// created. Off by default in the core; the adapters'
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`](crate::io::DEFAULT_HANDSHAKE_TIMEOUT) (10 s) unless set.
     pub handshake_timeout: Option<Duration>,
     /// permessage-deflate compression (RFC 7692): a client offers it, a server accepts a
     /// client's offer, with these settings. `None` (the default) neither offers nor accepts it.
@@ -124,6 +136,11 @@ impl Default for Config {
             deflate: None,
         }
     }
+}
+
+/// A timer setting as the core uses it: `None` and zero are both off.
+pub(crate) fn enabled(timer: Option<Duration>) -> Option<Duration> {
+    timer.filter(|d| !d.is_zero())
 }
 
 impl Config {
@@ -224,6 +241,53 @@ impl Config {
     pub fn keepalive(mut self, interval: Duration, pong_timeout: Duration) -> Self {
         self.keepalive_interval = Some(interval);
         self.pong_timeout = Some(pong_timeout);
+        self
+    }
+    /// Turns keepalive pings off, in the core and in the adapters (which otherwise ping every
+    /// 20 s): both [`keepalive_interval`](Config::keepalive_interval) and
+    /// [`pong_timeout`](Config::pong_timeout) become `Some(Duration::ZERO)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{Config, Connection, Instant, Role, Seed};
+    ///
+    /// let config = Config::default().no_keepalive();
+    /// let conn = Connection::upgraded(Role::Server, config, Seed([7; 32]), Instant::ZERO);
+    /// // No timer at all: the connection never pings by itself.
+    /// assert_eq!(conn.poll_timeout(), None);
+    /// ```
+    pub fn no_keepalive(mut self) -> Self {
+        self.keepalive_interval = Some(Duration::ZERO);
+        self.pong_timeout = Some(Duration::ZERO);
+        self
+    }
+    /// Sets [`keepalive_interval`](Config::keepalive_interval) alone (`Duration::ZERO`: off).
+    pub fn keepalive_interval(mut self, interval: Duration) -> Self {
+        self.keepalive_interval = Some(interval);
+        self
+    }
+    /// Sets [`pong_timeout`](Config::pong_timeout) alone (`Duration::ZERO`: ping, but never
+    /// fail the connection for a missing pong).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsproto::{Config, Connection, Instant, Role, Seed};
+    ///
+    /// let config = Config::default()
+    ///     .keepalive_interval(Duration::from_secs(30))
+    ///     .pong_timeout(Duration::ZERO);
+    /// let mut conn = Connection::upgraded(Role::Server, config, Seed([7; 32]), Instant::ZERO);
+    /// conn.handle_timeout(Instant::from_millis(30_000))?;
+    /// assert_eq!(conn.transmit()[0], 0x89);
+    /// // The ping is out, but a silent peer is never failed for it; the next ping is due.
+    /// assert_eq!(conn.poll_timeout(), Some(Instant::from_millis(60_000)));
+    /// # Ok::<(), wsproto::Error>(())
+    /// ```
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.pong_timeout = Some(timeout);
         self
     }
     /// Sets [`close_timeout`](Config::close_timeout).

@@ -219,7 +219,8 @@ pub enum Error {
     Handshake(HandshakeError),
     /// A timer expired; the transport should be closed (see
     /// [`Connection::wants_transport_close`](crate::Connection::wants_transport_close)).
-    /// Reported to the application as close code 1006; nothing is sent.
+    /// An unanswered keepalive ping queues a close frame with 1011 for the peer; the other
+    /// timeouts send nothing and are reported as close code 1006.
     Timeout(TimeoutKind),
     /// The transport ended without a completed close handshake (close code 1006, never sent).
     AbnormalClosure,
@@ -232,10 +233,12 @@ pub enum Error {
 
 impl Error {
     /// The close code the application should see for this error: the code sent for a protocol
-    /// error, 1006 for timeouts and abnormal closure, `None` otherwise.
+    /// error or a keepalive timeout (1011), 1006 for the other timeouts and abnormal closure,
+    /// `None` otherwise.
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             Error::Protocol(e) => Some(e.close_code()),
+            Error::Timeout(TimeoutKind::Pong) => Some(CloseCode::INTERNAL_ERROR),
             Error::Timeout(_) | Error::AbnormalClosure => Some(CloseCode::ABNORMAL),
             _ => None,
         }

@@ -61,8 +61,14 @@ fn allocations() -> usize {
     ALLOCATIONS.with(Cell::get)
 }
 
-/// Polls a future that never waits (the streams are in memory) to completion.
+/// Polls a future that never waits (the streams are in memory) to completion, inside a tokio
+/// runtime that only provides the timer the adapter's keepalive arms.
 fn run<F: Future>(future: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _context = runtime.enter();
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
     loop {

@@ -90,12 +90,64 @@ fn pong_timeout_fails_the_connection_when_the_peer_never_answers() {
     assert_eq!(pair.client.error, Some(Error::Timeout(TimeoutKind::Pong)));
     assert_eq!(
         pair.client.error.as_ref().unwrap().close_code(),
-        Some(CloseCode::ABNORMAL)
+        Some(CloseCode::INTERNAL_ERROR)
     );
     assert_eq!(pair.client.state(), State::Closed);
-    assert!(pair.client.wants_transport_close());
-    assert_eq!(pair.client.transmit_len(), 0, "a timeout sends nothing");
     assert_eq!(pair.client.poll_timeout(), None);
+    // RFC 6455 7.1.7: the peer is told why, should it still be there: a close frame 1011.
+    assert!(
+        !pair.client.wants_transport_close(),
+        "the close frame first"
+    );
+    let frames = parse_frames(&drain(&mut pair.client));
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].opcode, OP_CLOSE);
+    assert_eq!(&frames[0].payload[..2], &1011u16.to_be_bytes());
+    assert_eq!(&frames[0].payload[2..], b"keepalive ping timeout");
+    assert!(pair.client.wants_transport_close());
+}
+
+#[test]
+fn any_input_after_a_keepalive_ping_postpones_the_pong_timeout() {
+    // Policy: the peer is alive while bytes arrive, even if its pong is queued behind a large
+    // frame it is still sending.
+    let mut pair = Pair::new(keepalive(10, 5), Config::default());
+    assert_eq!(pair.advance_to_next_deadline(), Some(at(10)));
+    drain(&mut pair.client);
+    // At 13 s part of a frame arrives (the header of a 10-byte binary message): no pong yet.
+    pair.server.send_binary(&[7; 10]).unwrap();
+    let frame = drain(&mut pair.server);
+    pair.now = at(13);
+    let fed = feed_split(&mut pair.client, pair.now, &frame[..2], &[]);
+    assert_eq!((fed.events.len(), fed.error), (0, None));
+    assert_eq!(pair.client.poll_timeout(), Some(at(18)));
+    pair.now = at(15);
+    assert_eq!(pair.client.handle_timeout(pair.now), Ok(()));
+    assert_eq!(pair.client.state(), State::Open);
+    // Then silence: failed 5 s after the last byte.
+    assert_eq!(pair.advance_to_next_deadline(), Some(at(18)));
+    assert_eq!(pair.client.error, Some(Error::Timeout(TimeoutKind::Pong)));
+}
+
+#[test]
+fn a_zero_duration_turns_each_timer_off() {
+    let off = Config::default()
+        .no_keepalive()
+        .close_timeout(Duration::ZERO)
+        .handshake_timeout(Duration::ZERO);
+    let mut pair = Pair::connecting(
+        off.clone(),
+        off,
+        ClientRequest::new("example.com", "/"),
+        Accept::new(),
+    );
+    assert_eq!(pair.next_deadline(), None);
+    pair.pump();
+    assert_eq!(pair.next_deadline(), None);
+    pair.client.close(pair.now, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(pair.next_deadline(), None);
+    pair.pump();
+    assert_eq!(pair.next_deadline(), None);
 }
 
 #[test]

@@ -185,17 +185,28 @@ async fn keepalive_keeps_live_peers_and_drops_dead_ones() {
         peer.await.unwrap();
 
         // A dead peer (never reads again) is dropped after the pong timeout.
-        let (client, mut server) = pair(4096, Config::default(), keepalive).await;
+        let (mut client, mut server) = pair(4096, Config::default(), keepalive).await;
         let started = tokio::time::Instant::now();
         let err = server.recv().await.unwrap_err();
         assert!(matches!(err, WsError::Timeout(TimeoutKind::Pong)), "{err}");
-        assert_eq!(err.close_code(), Some(CloseCode::ABNORMAL));
+        assert_eq!(err.close_code(), Some(CloseCode::INTERNAL_ERROR));
         assert!(started.elapsed() >= Duration::from_millis(250));
         assert!(
             server.recv().await.unwrap().is_none(),
             "ended after the error"
         );
-        drop(client);
+        // Had the peer only been slow, it would find out why: the ping, then a close 1011.
+        loop {
+            match client.recv().await {
+                Ok(Some(Message::Ping(_))) => {}
+                Ok(Some(Message::Close(frame))) => {
+                    assert_eq!(frame.code(), CloseCode::INTERNAL_ERROR);
+                    assert_eq!(frame.reason(), "keepalive ping timeout");
+                    break;
+                }
+                other => panic!("expected the ping and the close frame, got {other:?}"),
+            }
+        }
     })
     .await;
 }

@@ -1,6 +1,8 @@
 //! A profiling harness for the tokio adapter: receives or sends COUNT binary messages of SIZE
 //! bytes through `io::tokio::WebSocketStream` over an in-memory stream, with no runtime (the
-//! stream never waits, so one poll with a no-op waker completes each call). The profiles in
+//! stream never waits, so one poll with a no-op waker completes each call; a tokio runtime is
+//! entered only for the keepalive's timer). `KEEPALIVE=off` in the environment turns the
+//! adapters' default keepalive off, to see what it costs. The profiles in
 //! `docs/profiles/` were taken with it:
 //!
 //! ```sh
@@ -89,6 +91,14 @@ fn main() -> io::Result<()> {
     let count: usize = args.get(2).and_then(|a| a.parse().ok()).ok_or_else(usage)?;
     let size: usize = args.get(3).and_then(|a| a.parse().ok()).ok_or_else(usage)?;
     let frames = masked_frame(size).repeat(((4 << 20) / size.max(1)).max(1));
+    let config = match std::env::var("KEEPALIVE").as_deref() {
+        Ok("off") => Config::default().no_keepalive(),
+        _ => Config::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let _context = runtime.enter();
     let work = async {
         let mut total = 0usize;
         if mode == "send" {
@@ -96,7 +106,7 @@ fn main() -> io::Result<()> {
                 data: Vec::new(),
                 at: 0,
             };
-            let mut ws = WebSocketStream::upgraded(memory, Role::Client, Config::default())?;
+            let mut ws = WebSocketStream::upgraded(memory, Role::Client, config.clone())?;
             let payload = Bytes::from(vec![7u8; size]);
             for _ in 0..count {
                 ws.send(Message::Binary(payload.clone())).await?;
@@ -107,7 +117,7 @@ fn main() -> io::Result<()> {
                 data: frames,
                 at: 0,
             };
-            let mut ws = WebSocketStream::upgraded(memory, Role::Server, Config::default())?;
+            let mut ws = WebSocketStream::upgraded(memory, Role::Server, config.clone())?;
             for _ in 0..count {
                 total += ws.recv().await?.map_or(0, |m| m.len());
             }

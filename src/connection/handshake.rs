@@ -166,14 +166,14 @@ impl Connection {
         self.last_received = now;
         self.arm(
             Timer::Keepalive,
-            self.config.keepalive_interval.map(|_| now),
+            crate::config::enabled(self.config.keepalive_interval).map(|_| now),
         );
     }
 
     pub(super) fn arm_handshake_timer(&mut self, now: Instant) {
         self.arm(
             Timer::Handshake,
-            self.config.handshake_timeout.map(|t| now + t),
+            crate::config::enabled(self.config.handshake_timeout).map(|t| now + t),
         );
     }
 }

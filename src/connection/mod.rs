@@ -29,6 +29,8 @@ mod send;
 
 #[cfg(feature = "deflate")]
 mod deflate;
+#[cfg(test)]
+mod tests;
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -457,7 +457,10 @@ impl Connection {
                 self.timers = [None; 4];
                 if self.role == Role::Client {
                     // Wait for the server to close the transport, but not forever.
-                    self.arm(Timer::Close, self.config.close_timeout.map(|t| now + t));
+                    self.arm(
+                        Timer::Close,
+                        crate::config::enabled(self.config.close_timeout).map(|t| now + t),
+                    );
                 }
                 Ok(Some(Event::Close(frame)))
             }

@@ -309,7 +309,10 @@ impl Connection {
         let frame = CloseFrame::new(code, reason).ok_or(SendError::ControlTooLong)?;
         self.queue_close(frame);
         self.phase = Phase::CloseSent;
-        self.arm(Timer::Close, self.config.close_timeout.map(|t| now + t));
+        self.arm(
+            Timer::Close,
+            crate::config::enabled(self.config.close_timeout).map(|t| now + t),
+        );
         self.timers[Timer::Keepalive as usize] = None;
         self.timers[Timer::Pong as usize] = None;
         Ok(())

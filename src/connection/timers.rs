@@ -2,10 +2,15 @@
 //! keepalive pings.
 
 use super::{Connection, Phase, TIMERS, Timer};
+use crate::close::{CloseCode, CloseFrame};
+use crate::config::enabled;
 use crate::error::{Error, TimeoutKind};
 use crate::event::ControlPayload;
 use crate::frame::OpCode;
 use crate::time::Instant;
+
+/// The reason in the close frame sent when a keepalive ping goes unanswered.
+pub(crate) const PONG_TIMEOUT_REASON: &str = "keepalive ping timeout";
 
 impl Connection {
     // ---- inputs ----
@@ -54,7 +59,15 @@ impl Connection {
             self.timers[timer as usize] = None;
             match timer {
                 Timer::Handshake => return self.time_out(TimeoutKind::Handshake),
-                Timer::Pong => return self.time_out(TimeoutKind::Pong),
+                Timer::Pong => {
+                    // RFC 6455 7.1.7: fail the connection, telling the peer why if it is
+                    // still there to read it.
+                    let frame = CloseFrame::new(CloseCode::INTERNAL_ERROR, PONG_TIMEOUT_REASON);
+                    if let (Some(frame), None) = (frame, self.close_sent) {
+                        self.queue_close(frame);
+                    }
+                    return self.time_out(TimeoutKind::Pong);
+                }
                 Timer::Close => {
                     if self.phase == Phase::CloseDone {
                         // Client: the close handshake is done; the server never closed the
@@ -83,8 +96,8 @@ impl Connection {
         self.timers[timer as usize] = at;
     }
 
-    /// A timer's deadline. The keepalive timer stores when it was armed; its deadline moves
-    /// with every byte received, without a store per read.
+    /// A timer's deadline. The keepalive and pong timers store when they were armed; their
+    /// deadlines move with every byte received, without a store per read.
     pub(super) fn deadline(&self, timer: Timer) -> Option<Instant> {
         let at = self.timers[timer as usize]?;
         match timer {
@@ -93,8 +106,12 @@ impl Connection {
                     // A ping is outstanding: the pong timer is in charge.
                     return None;
                 }
-                let interval = self.config.keepalive_interval?;
+                let interval = enabled(self.config.keepalive_interval)?;
                 Some(at.max(self.last_received) + interval)
+            }
+            Timer::Pong => {
+                let timeout = enabled(self.config.pong_timeout)?;
+                Some(at.max(self.last_received) + timeout)
             }
             _ => Some(at),
         }
@@ -109,9 +126,9 @@ impl Connection {
             .unwrap_or(ControlPayload::EMPTY);
         self.queue_frame_unchecked(OpCode::Ping, true, payload.as_bytes());
         self.arm(Timer::Keepalive, Some(now));
-        if let Some(timeout) = self.config.pong_timeout {
+        if enabled(self.config.pong_timeout).is_some() {
             self.keepalive_payload = Some(payload);
-            self.arm(Timer::Pong, Some(now + timeout));
+            self.arm(Timer::Pong, Some(now));
         }
     }
 }

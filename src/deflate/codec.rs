@@ -449,11 +449,37 @@ mod tests {
         Ok(out)
     }
 
+    // Under Miri, where zlib-rs compresses [`sample`] at about a hundred bytes a second, the
+    // tests use shorter inputs and fewer rounds (`cfg!(miri)`), for the same assertions.
+
+    /// [`sample`] of `len` bytes, or under Miri its first 100 bytes repeated to `len`: the
+    /// same lengths, which is what the limit tests are about, with a fraction of the work of
+    /// finding matches.
+    fn sample_sized(seed: u64, len: usize) -> Vec<u8> {
+        if cfg!(miri) {
+            sample(seed, len.min(100))
+                .into_iter()
+                .cycle()
+                .take(len)
+                .collect()
+        } else {
+            sample(seed, len)
+        }
+    }
+
+    /// The bomb tests' "MiB": a quarter of the limit they set. 4 KiB under Miri (a limit of
+    /// one decompressor step, so the byte past it is still in the next step).
+    const MIB: usize = if cfg!(miri) { 4 << 10 } else { 1 << 20 };
+
+    /// How many "MiB" the bomb inflates to: 1024 (1 GiB), or 64 under Miri (256 KiB, still 16
+    /// times the limit).
+    const BOMB_MIBS: usize = if cfg!(miri) { 64 } else { 1024 };
+
     /// A stream that inflates to `chunks` MiB of zeros, with context takeover: one MiB
     /// compressed, then the next MiB compressed against it `chunks - 1` times (every later MiB
     /// compresses to the same bytes, all matches into a window of zeros).
     fn zero_bomb(chunks: usize) -> Vec<u8> {
-        let zeros = vec![0u8; 1 << 20];
+        let zeros = vec![0u8; MIB];
         let mut c = Compressor::new(9, 15, 8, false);
         let mut first = Vec::new();
         c.compress_fragment(&zeros, &mut first, false);
@@ -577,14 +603,23 @@ mod tests {
 
     #[test]
     fn round_trips_for_every_window_and_context_mode() {
-        for bits in 8..=15u8 {
+        let (bits_range, sizes, messages) = if cfg!(miri) {
+            ([8u8, 15].as_slice(), [0, 1, 10, 100, 200, 500], 6)
+        } else {
+            (
+                [8u8, 9, 10, 11, 12, 13, 14, 15].as_slice(),
+                [0, 1, 10, 300, 4000, 70_000],
+                12,
+            )
+        };
+        for &bits in bits_range {
             for no_context_takeover in [false, true] {
                 let mut c = Compressor::new(6, bits, 8, no_context_takeover);
                 let mut d = Decompressor::new(bits, no_context_takeover);
                 let mut total_in = 0;
                 let mut total_out = 0;
-                for i in 0..12u64 {
-                    let msg = sample(i % 3, [0, 1, 10, 300, 4000, 70_000][i as usize % 6]);
+                for i in 0..messages {
+                    let msg = sample(i % 3, sizes[i as usize % 6]);
                     let payload = compress(&mut c, &msg);
                     total_in += msg.len();
                     total_out += payload.len();
@@ -600,7 +635,7 @@ mod tests {
 
     #[test]
     fn context_takeover_compresses_repeats_better() {
-        let msg = sample(5, 2000);
+        let msg = sample(5, if cfg!(miri) { 300 } else { 2000 });
         let mut with = Compressor::new(6, 15, 8, false);
         let mut without = Compressor::new(6, 15, 8, true);
         let _ = compress(&mut with, &msg);
@@ -619,10 +654,11 @@ mod tests {
             for no_context_takeover in [false, true] {
                 let mut c = Compressor::new(6, bits, 8, no_context_takeover);
                 let mut d = Decompressor::new(bits, no_context_takeover);
-                for round in 0..4u64 {
-                    let msg = sample(round, 50_000);
+                let (rounds, n) = if cfg!(miri) { (1, 500) } else { (4, 50_000) };
+                for round in 0..rounds {
+                    let msg = sample(round, n);
                     // Fragments of uneven sizes, including empty ones and an empty last one.
-                    let cuts = [0usize, 0, 7, 1000, 1000, 20_000, 50_000, 50_000];
+                    let cuts = [0usize, 0, 7, n / 50, n / 50, 2 * n / 5, n, n];
                     let mut received = Vec::new();
                     for (i, w) in cuts.windows(2).enumerate() {
                         let last = i == cuts.len() - 2;
@@ -667,8 +703,9 @@ mod tests {
     #[test]
     fn any_split_of_the_payload_decompresses_the_same() {
         let mut c = Compressor::new(6, 15, 8, false);
-        let first = sample(1, 3000);
-        let second = sample(2, 3000);
+        let n = if cfg!(miri) { 200 } else { 3000 };
+        let first = sample(1, n);
+        let second = sample(2, n);
         let p1 = compress(&mut c, &first);
         let p2 = compress(&mut c, &second);
         for split in 0..=p2.len() {
@@ -709,8 +746,14 @@ mod tests {
 
     #[test]
     fn exactly_at_the_limit_passes_one_over_fails() {
-        for len in [0usize, 1, 100, STEP - 1, STEP, STEP + 1, 3 * STEP + 5] {
-            let msg = sample(len as u64, len);
+        // Under Miri, one length past a step of the decompressor rather than four around them.
+        let lens = if cfg!(miri) {
+            [0usize, 1, 100, STEP + 1].as_slice()
+        } else {
+            [0, 1, 100, STEP - 1, STEP, STEP + 1, 3 * STEP + 5].as_slice()
+        };
+        for &len in lens {
+            let msg = sample_sized(len as u64, len);
             let mut c = Compressor::new(6, 15, 8, false);
             let payload = compress(&mut c, &msg);
             let mut d = Decompressor::new(15, false);
@@ -737,7 +780,7 @@ mod tests {
 
     #[test]
     fn the_limit_counts_the_whole_message_across_pieces() {
-        let msg = sample(4, 10_000);
+        let msg = sample_sized(4, 10_000);
         let mut c = Compressor::new(6, 15, 8, false);
         let payload = compress(&mut c, &msg);
         let mut d = Decompressor::new(15, false);
@@ -754,10 +797,10 @@ mod tests {
 
     #[test]
     fn bomb_of_a_gib_stops_at_the_limit_with_bounded_memory() {
-        // 1 GiB of zeros in about 1 MiB of input.
-        let bomb = zero_bomb(1024);
-        assert!(bomb.len() < (1 << 20) + (1 << 16), "{}", bomb.len());
-        let limit = 4 << 20;
+        // 1 GiB of zeros in about 1 MiB of input (under Miri, 256 KiB in about 4 KiB).
+        let bomb = zero_bomb(BOMB_MIBS);
+        assert!(bomb.len() < MIB + MIB / 16, "{}", bomb.len());
+        let limit = 4 * MIB;
         for piece in [bomb.len(), 1 << 16, 1000] {
             let mut d = Decompressor::new(15, false);
             let base = reset_peak();
@@ -781,14 +824,14 @@ mod tests {
             );
             drop(out);
         }
-        // The same stream is genuine: with no limit it inflates (here, a 4 MiB prefix of it).
+        // The same stream is genuine: with no limit it inflates (here, a 4 "MiB" prefix of it).
         let mut small = zero_bomb(4);
         // A message's payload ends without the tail.
         assert!(small.ends_with(&TAIL));
         small.truncate(small.len() - TAIL.len());
         let mut d = Decompressor::new(15, false);
         let out = decompress(&mut d, &small).unwrap();
-        assert_eq!(out.len(), 4 << 20);
+        assert_eq!(out.len(), 4 * MIB);
         assert!(out.iter().all(|&b| b == 0));
     }
 
@@ -796,14 +839,15 @@ mod tests {
     fn bomb_in_the_tail_bits_is_caught_by_finish_message() {
         // A message whose data is cut right before its end: the limit applies to the output
         // that the appended tail releases, too.
-        let msg = vec![7u8; 100_000];
+        let n = if cfg!(miri) { 5000 } else { 100_000 };
+        let msg = vec![7u8; n];
         let mut c = Compressor::new(6, 15, 8, false);
         let payload = compress(&mut c, &msg);
         let mut d = Decompressor::new(15, false);
         let mut out = Vec::new();
-        d.decompress(&payload, &mut out, 99_999).unwrap_or(());
-        let r = d.finish_message(&mut out, 99_999);
-        assert!(out.len() <= 100_000);
+        d.decompress(&payload, &mut out, n - 1).unwrap_or(());
+        let r = d.finish_message(&mut out, n - 1);
+        assert!(out.len() <= n);
         assert_eq!(
             r.or(Err(InflateError::TooLarge)),
             Err(InflateError::TooLarge)
@@ -828,7 +872,7 @@ mod tests {
         }
         // A message cut in the middle of a block (the tail does not end it).
         let mut c = Compressor::new(6, 15, 8, false);
-        let payload = compress(&mut c, &sample(8, 5000));
+        let payload = compress(&mut c, &sample(8, if cfg!(miri) { 500 } else { 5000 }));
         let mut d = Decompressor::new(15, false);
         assert_eq!(
             decompress(&mut d, &payload[..payload.len() / 2]),
@@ -861,8 +905,8 @@ mod tests {
     fn fuzzed_payloads_never_panic() {
         let mut x = 0x1234_5678_u32;
         let mut c = Compressor::new(6, 15, 8, false);
-        let good = compress(&mut c, &sample(3, 2000));
-        for round in 0..2000 {
+        let good = compress(&mut c, &sample(3, if cfg!(miri) { 500 } else { 2000 }));
+        for round in 0..if cfg!(miri) { 40 } else { 2000 } {
             let mut payload = good.clone();
             for _ in 0..1 + round % 4 {
                 x ^= x << 13;
@@ -886,10 +930,26 @@ mod tests {
     /// and checks the figures: live streams after a 100 KB message, and what a release keeps.
     #[test]
     fn memory_table() {
-        let msg = sample(1, 100_000);
+        // Under Miri: the corners and the default, and a message that still fills a 15-bit
+        // window (zlib-rs allocates its buffers up front, so the figures are the same).
+        let (msg, bits_range, levels, inflate_bits) = if cfg!(miri) {
+            (
+                sample(1, 40_000),
+                [9u8, 12, 15].as_slice(),
+                [1u8, 5, 9].as_slice(),
+                [8u8, 12, 15].as_slice(),
+            )
+        } else {
+            (
+                sample(1, 100_000),
+                [9u8, 10, 11, 12, 13, 14, 15].as_slice(),
+                [1u8, 2, 3, 4, 5, 6, 7, 8, 9].as_slice(),
+                [8u8, 9, 10, 11, 12, 13, 14, 15].as_slice(),
+            )
+        };
         std::println!("| window bits | mem_level | compressor live | compressor released |");
-        for bits in 9..=15u8 {
-            for mem_level in 1..=9u8 {
+        for &bits in bits_range {
+            for &mem_level in levels {
                 let before = held();
                 let mut c = Compressor::new(3, bits, mem_level, false);
                 assert_eq!(held(), before, "nothing before the first message");
@@ -914,7 +974,7 @@ mod tests {
             }
         }
         std::println!("| window bits | decompressor live | decompressor released |");
-        for bits in 8..=15u8 {
+        for &bits in inflate_bits {
             let mut c = Compressor::new(3, bits, 8, false);
             let payload = compress(&mut c, &msg);
             let before = held();
@@ -962,24 +1022,37 @@ mod tests {
         }
     }
 
-    /// Messages that refer back to earlier ones: four kinds repeating, of growing size.
+    /// Messages that refer back to earlier ones: four kinds repeating, of growing size (under
+    /// Miri up to 2000 bytes, which still crosses the smaller windows).
     fn conversation(i: u64) -> Vec<u8> {
-        sample(
-            i % 4,
-            [5usize, 70, 300, 2000, 9000, 40_000][(i as usize / 2) % 6],
-        )
+        let sizes: &[usize] = if cfg!(miri) {
+            &[5, 70, 300, 2000]
+        } else {
+            &[5, 70, 300, 2000, 9000, 40_000]
+        };
+        sample(i % 4, sizes[(i as usize / 2) % sizes.len()])
+    }
+
+    /// The window sizes and the number of messages of the release tests (fewer under Miri).
+    fn release_cases() -> (&'static [u8], u64) {
+        if cfg!(miri) {
+            (&[8, 12, 15], 12)
+        } else {
+            (&[8, 9, 10, 11, 12, 13, 14, 15], 36)
+        }
     }
 
     #[test]
     fn released_compressor_output_continues_the_peers_stream() {
-        for bits in 8..=15u8 {
+        let (bits_range, messages) = release_cases();
+        for &bits in bits_range {
             for mem_level in [1u8, 5, 9] {
                 for no_context_takeover in [false, true] {
                     let mut c = Compressor::new(3, bits, mem_level, no_context_takeover);
                     let mut peer =
                         miniz_oxide::inflate::stream::InflateState::new_boxed(DataFormat::Raw);
                     let mut releases = 0;
-                    for i in 0..36u64 {
+                    for i in 0..messages {
                         let msg = conversation(i);
                         let payload = compress(&mut c, &msg);
                         if no_context_takeover {
@@ -1003,7 +1076,7 @@ mod tests {
                             assert!(c.release());
                         }
                     }
-                    assert!(releases > 25);
+                    assert!(releases > messages * 2 / 3);
                 }
             }
         }
@@ -1055,11 +1128,12 @@ mod tests {
     #[test]
     fn released_decompressor_decodes_the_rest_of_the_stream() {
         // A long-lived compressor of our own for every window size...
-        for bits in 8..=15u8 {
+        let (bits_range, messages) = release_cases();
+        for &bits in bits_range {
             for no_context_takeover in [false, true] {
                 let mut c = Compressor::new(6, bits, 8, no_context_takeover);
                 let mut d = Decompressor::new(bits, no_context_takeover);
-                for i in 0..36u64 {
+                for i in 0..messages {
                     let msg = conversation(i);
                     let payload = compress(&mut c, &msg);
                     // In two pieces, as two frames might bring it.
@@ -1082,7 +1156,7 @@ mod tests {
                 miniz_oxide::deflate::core::create_comp_flags_from_zip_params(level.into(), -15, 0);
             let mut peer = miniz_oxide::deflate::core::CompressorOxide::new(flags);
             let mut d = Decompressor::new(15, false);
-            for i in 0..36u64 {
+            for i in 0..messages {
                 let msg = conversation(i);
                 let payload = reference_deflate(&mut peer, &msg);
                 assert_eq!(
@@ -1222,31 +1296,42 @@ mod tests {
     /// level 5 default must stay within 10% of 15 bits and memory level 8 on chat JSON.
     #[test]
     fn ratio_of_small_windows() {
-        let chat = |b, m| ratio(b, m, (0..2000).map(chat_message));
-        let lens = (0..2000).map(|i| chat_message(i).len());
+        // Under Miri: 300 messages, the default against 15/8 only, two Autobahn-like sizes.
+        let (messages, others, sizes): (u64, &[(u8, u8)], &[usize]) = if cfg!(miri) {
+            (300, &[], &[16, 4096])
+        } else {
+            (
+                2000,
+                &[
+                    (9, 1),
+                    (9, 5),
+                    (10, 5),
+                    (11, 5),
+                    (12, 8),
+                    (13, 5),
+                    (14, 5),
+                    (15, 5),
+                ],
+                &[16, 64, 256, 1024, 4096, 16_384, 65_536, 262_144],
+            )
+        };
+        let chat = |b, m| ratio(b, m, (0..messages).map(chat_message));
+        let lens = (0..messages).map(|i| chat_message(i).len());
         let (min, max) = lens.fold((usize::MAX, 0), |(a, b), l| (a.min(l), b.max(l)));
         std::println!("chat JSON messages: {min}..={max} bytes");
         assert!(min >= 100 && max <= 300, "{min}..={max}");
         let small = chat(12, 5);
         let big = chat(15, 8);
         std::println!("chat JSON: 12/5 {small:.4}, 15/8 {big:.4}");
-        for (b, m) in [
-            (9, 1),
-            (9, 5),
-            (10, 5),
-            (11, 5),
-            (12, 8),
-            (13, 5),
-            (14, 5),
-            (15, 5),
-        ] {
+        for &(b, m) in others {
             std::println!("chat JSON: {b}/{m} {:.4}", chat(b, m));
         }
         assert!(small <= big * 1.10, "{small} vs {big}");
         assert!(small < 0.6, "{small}");
-        let corpus = sample(77, 300_000);
-        for size in [16usize, 64, 256, 1024, 4096, 16_384, 65_536, 262_144] {
-            let n = (2_000_000 / size).clamp(4, 1000) as u64;
+        let corpus = sample(77, if cfg!(miri) { 20_000 } else { 300_000 });
+        let budget = if cfg!(miri) { 20_000 } else { 2_000_000 };
+        for &size in sizes {
+            let n = (budget / size).clamp(4, 1000) as u64;
             let a = ratio(12, 5, (0..n).map(|i| autobahn_like(&corpus, size, i)));
             let b = ratio(15, 8, (0..n).map(|i| autobahn_like(&corpus, size, i)));
             std::println!("autobahn-like {size} B x {n}: 12/5 {a:.4}, 15/8 {b:.4}");

@@ -33,7 +33,9 @@ pub trait Transport: Read + Write {
         let _ = timeout;
         Ok(())
     }
-    /// Shuts the transport down once the connection has ended. The default only flushes.
+    /// Shuts down the write side once the connection is closing (TCP: sends FIN); the adapter
+    /// then drains the peer's input until it ends or the close timeout passes, so that the
+    /// close frame is not destroyed by a reset. The default only flushes.
     fn shutdown(&mut self) -> io::Result<()> {
         self.flush()
     }
@@ -44,7 +46,7 @@ impl Transport for TcpStream {
         TcpStream::set_read_timeout(self, timeout)
     }
     fn shutdown(&mut self) -> io::Result<()> {
-        TcpStream::shutdown(self, Shutdown::Both)
+        TcpStream::shutdown(self, Shutdown::Write)
     }
 }
 
@@ -54,7 +56,7 @@ impl Transport for std::os::unix::net::UnixStream {
         std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
     }
     fn shutdown(&mut self) -> io::Result<()> {
-        std::os::unix::net::UnixStream::shutdown(self, Shutdown::Both)
+        std::os::unix::net::UnixStream::shutdown(self, Shutdown::Write)
     }
 }
 

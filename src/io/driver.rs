@@ -29,6 +29,11 @@ pub const DEFAULT_HIGH_WATER_MARK: usize = 128 << 10;
 /// Slices per vectored write: the output queue rarely holds more than a few segments.
 const MAX_IOSLICES: usize = 16;
 
+/// Reads one poll may discard while draining a closed connection before it yields, so that a
+/// peer flooding a closed connection cannot hold the task's thread (tokio's own budget
+/// usually yields first).
+const DRAIN_READS_PER_POLL: u32 = 32;
+
 pub(crate) mod private {
     use super::*;
 
@@ -113,6 +118,12 @@ pub(crate) struct Driver<R> {
     pub(crate) high_water: usize,
     /// Bytes were written since the stream was last flushed.
     unflushed: bool,
+    /// Our write side is shut down: the connection is draining the peer's input.
+    write_shut: bool,
+    /// When draining gives up (set when it starts).
+    drain_until: Option<Instant>,
+    /// A failure to report once the close frame it sent is delivered (see `poll_drain`).
+    failure: Option<WsError>,
     /// The transport was shut down or failed: the connection is over.
     done: bool,
 }
@@ -127,6 +138,9 @@ impl<R: Runtime> Driver<R> {
             armed: None,
             high_water: DEFAULT_HIGH_WATER_MARK,
             unflushed: false,
+            write_shut: false,
+            drain_until: None,
+            failure: None,
             done: false,
         }
     }
@@ -177,18 +191,90 @@ impl<R: Runtime> Driver<R> {
         self.poll_write_to(cx, 0)
     }
 
-    /// Shuts the transport down (once) and marks the connection over.
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.done {
-            // Best effort: the peer may already be gone.
-            let _ = ready!(self.io.poll_shutdown(cx));
-            self.done = true;
+    /// Ends the connection so that what the core queued last (a close frame, an HTTP reply)
+    /// reaches the peer: writes it out, shuts down the write side, then reads and discards
+    /// input until the peer ends its side, the read fails, or `until` passes. Closing with
+    /// unread input would make the kernel send a reset, which destroys the close frame before
+    /// the peer reads it (RFC 6455 7.1.1: the server closes first, the client waits for it).
+    fn poll_drain(&mut self, cx: &mut Context<'_>, until: Instant) -> Poll<()> {
+        let mut reads = 0;
+        loop {
+            if self.done {
+                return Poll::Ready(());
+            }
+            if self.io.poll_deadline(cx, until).is_ready() {
+                return self.finished();
+            }
+            match self.poll_flush(cx) {
+                Poll::Ready(Ok(())) => {}
+                // The peer is gone: nothing more can reach it.
+                Poll::Ready(Err(_)) => return self.finished(),
+                Poll::Pending if R::BLOCKING => continue,
+                Poll::Pending => return Poll::Pending,
+            }
+            if !self.write_shut {
+                let shut = ready!(self.io.poll_shutdown(cx));
+                self.write_shut = true;
+                if shut.is_err() {
+                    return self.finished();
+                }
+            }
+            let unread = self.buf.filled().len();
+            self.buf.consume(unread);
+            if reads == DRAIN_READS_PER_POLL && !R::BLOCKING {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            reads += 1;
+            match self.io.poll_read(cx, &mut self.buf, 1, Some(until)) {
+                // Blocking: the read timed out at `until`; the check above ends it.
+                Poll::Pending if R::BLOCKING => {}
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => return self.finished(),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(_)) => return self.finished(),
+            }
         }
+    }
+
+    /// Marks the connection over and lets go of the read buffer.
+    fn finished(&mut self) -> Poll<()> {
+        self.done = true;
+        let unread = self.buf.filled().len();
+        self.buf.consume(unread);
+        self.buf.release_if_empty();
         Poll::Ready(())
     }
 
-    /// A fatal condition: try once more to write the close frame or HTTP reply the core
-    /// queued, without waiting, then give up on the transport.
+    /// How the connection ends once the transport is done: the failure that ended it, or the
+    /// clean end.
+    fn end(&mut self) -> WsResult<Polled> {
+        match self.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(Polled::End),
+        }
+    }
+
+    /// When draining after a close gives up: the close timeout from the first call, or the
+    /// adapters' default when the config turns it off (draining is never unbounded).
+    fn drain_deadline(&mut self) -> Instant {
+        if let Some(until) = self.drain_until {
+            return until;
+        }
+        let until = self.now() + self.close_timeout();
+        self.drain_until = Some(until);
+        until
+    }
+
+    fn close_timeout(&self) -> core::time::Duration {
+        crate::config::enabled(self.conn.config().close_timeout)
+            .unwrap_or(super::DEFAULT_CLOSE_TIMEOUT)
+    }
+
+    /// A timer failed the connection or the transport ended: try once more to write what the
+    /// core queued (a 1011 close for a dead peer), without waiting, then give up on the
+    /// transport. That peer has had its time, so its input is not drained.
     fn abort(&mut self, cx: &mut Context<'_>) {
         if self.poll_flush(cx).is_ready() {
             let _ = self.io.poll_shutdown(cx);
@@ -196,53 +282,91 @@ impl<R: Runtime> Driver<R> {
         self.done = true;
     }
 
-    /// A protocol or handshake error: the core queued a close frame or HTTP reply. Start
-    /// writing it; later polls finish writing and shut the transport down.
-    fn abort_soft(&mut self, cx: &mut Context<'_>) {
-        if self.poll_flush(cx).is_ready() && self.conn.wants_transport_close() {
-            let _ = self.poll_shutdown(cx);
-        }
-    }
-
-    /// Arms the runtime's sleep at the core's next deadline; returns it once it has passed.
+    /// Arms the runtime's sleep at the core's next deadline; returns when it fired.
+    ///
+    /// A deadline that moved later keeps the earlier wake-up: the keepalive deadline moves with
+    /// every read, and re-arming a runtime timer per message is not free, while waking early
+    /// is harmless (`handle_timeout` does nothing before a deadline, and the sleep is then
+    /// armed at the new one).
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Option<Instant> {
         let at = self.conn.poll_timeout()?;
-        self.armed = Some(at);
-        if self.io.poll_deadline(cx, at).is_ready() {
+        let wake = match self.armed {
+            Some(armed) if armed <= at => armed,
+            _ => at,
+        };
+        self.armed = Some(wake);
+        if self.io.poll_deadline(cx, wake).is_ready() {
             self.armed = None;
-            return Some(at);
+            return Some(wake);
         }
         None
     }
 
-    /// Whether the sleep is armed at another deadline than the core's (a send moved a timer).
+    /// Whether the sleep must be re-armed: the core has a deadline earlier than the armed one
+    /// (a send armed or moved a timer), or one while nothing is armed.
     #[cfg_attr(not(any(feature = "tokio", feature = "futures-io")), allow(dead_code))]
     pub(crate) fn timer_stale(&self) -> bool {
-        self.armed != self.conn.poll_timeout()
+        match (self.armed, self.conn.poll_timeout()) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(armed), Some(at)) => at < armed,
+        }
     }
 
     /// Drives the connection until the next event the caller sees.
     pub(crate) fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<WsResult<Polled>> {
         loop {
             if self.done {
-                return Poll::Ready(Ok(Polled::End));
+                return Poll::Ready(self.end());
             }
             // Write what we can; a peer that is not reading must not stop us from reading.
             let flushed = match self.poll_flush(cx) {
                 Poll::Ready(Ok(())) => true,
                 Poll::Ready(Err(e)) => {
                     self.done = true;
-                    if self.close_exchanged() {
-                        return Poll::Ready(Ok(Polled::End));
+                    if self.failure.is_some() || self.close_exchanged() {
+                        return Poll::Ready(self.end());
                     }
                     return Poll::Ready(Err(e));
                 }
                 Poll::Pending => false,
             };
             if self.conn.wants_transport_close() {
-                ready!(self.poll_shutdown(cx));
-                return Poll::Ready(Ok(Polled::End));
+                let until = self.drain_deadline();
+                ready!(self.poll_drain(cx, until));
+                return Poll::Ready(self.end());
             }
+            // With only writing left, the write or the timer wakes us.
+            let only_writing = !flushed && self.conn.state() == State::Closed;
+            if !only_writing {
+                match self.step() {
+                    Ok(Step::Polled(polled)) => {
+                        // Start writing a pong or close echo now; whatever is left goes next
+                        // time.
+                        let _ = self.poll_flush(cx);
+                        return Poll::Ready(Ok(polled));
+                    }
+                    Ok(Step::Progress) => continue,
+                    Ok(Step::NeedInput) => {}
+                    Err(Error::Closed) => {
+                        self.abort(cx);
+                        return Poll::Ready(Ok(Polled::End));
+                    }
+                    Err(e @ Error::Handshake(_)) => {
+                        // The caller reads a refusal's body, then finishes (`poll_finish`).
+                        let _ = self.poll_flush(cx);
+                        return Poll::Ready(Err(self.core_error(e)));
+                    }
+                    Err(e) => {
+                        // The core queued the close frame saying why: deliver it, then report.
+                        self.failure = Some(self.core_error(e));
+                        continue;
+                    }
+                }
+            }
+            // About to wait: the timers first. They are checked once per read rather than once
+            // per message: the keepalive and pong deadlines move with input, so they cannot
+            // expire while messages are buffered, and a peer that floods still makes us read.
             if let Some(at) = self.poll_timer(cx) {
                 // The sleep fired at or after `at`; never report an earlier time.
                 let now = self.now().max(at);
@@ -252,26 +376,8 @@ impl<R: Runtime> Driver<R> {
                 }
                 continue;
             }
-            if !flushed && self.conn.state() == State::Closed {
-                // Only writing is left; the write or the timer wakes us.
+            if only_writing {
                 return Poll::Pending;
-            }
-            match self.step() {
-                Ok(Step::Polled(polled)) => {
-                    // Start writing a pong or close echo now; whatever is left goes next time.
-                    let _ = self.poll_flush(cx);
-                    return Poll::Ready(Ok(polled));
-                }
-                Ok(Step::Progress) => continue,
-                Ok(Step::NeedInput) => {}
-                Err(Error::Closed) => {
-                    self.abort(cx);
-                    return Poll::Ready(Ok(Polled::End));
-                }
-                Err(e) => {
-                    self.abort_soft(cx);
-                    return Poll::Ready(Err(self.core_error(e)));
-                }
             }
             ready!(self.poll_fill(cx))?;
         }
@@ -441,21 +547,10 @@ impl<R: Runtime> Driver<R> {
         self.poll_flush(cx)
     }
 
-    /// After a handshake failure: writes the queued reply and shuts the transport down, giving
-    /// up at `until`.
+    /// After a handshake failure: writes the queued reply, shuts the write side down and drains
+    /// the peer's input (see `poll_drain`), giving up at `until`.
     pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>, until: Instant) -> Poll<()> {
-        if self.done {
-            return Poll::Ready(());
-        }
-        if self.io.poll_deadline(cx, until).is_ready() {
-            self.done = true;
-            return Poll::Ready(());
-        }
-        // The reply is best effort: the peer may be gone.
-        if self.poll_flush(cx).is_pending() {
-            return Poll::Pending;
-        }
-        self.poll_shutdown(cx)
+        self.poll_drain(cx, until)
     }
 
     /// Client, after a refusal: reads the response body after the head, until `length` bytes
@@ -494,12 +589,7 @@ impl<R: Runtime> Driver<R> {
 
     /// The deadline for [`poll_finish`](Driver::poll_finish): the close timeout from now.
     pub(crate) fn finish_deadline(&self) -> Instant {
-        let limit = self
-            .conn
-            .config()
-            .close_timeout
-            .unwrap_or(super::DEFAULT_CLOSE_TIMEOUT);
-        self.now() + limit
+        self.now() + self.close_timeout()
     }
 
     /// Reads more input, or acts on the end of the stream.

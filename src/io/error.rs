@@ -106,7 +106,8 @@ pub enum WsError {
     /// frame 1009 was sent. The error names the limit.
     LimitExceeded(ProtocolError),
     /// A timer expired: the opening handshake, the keepalive pong, or the close handshake.
-    /// The transport was closed (close code 1006).
+    /// The transport was closed: after an unanswered keepalive ping with a close frame 1011
+    /// sent first, otherwise with nothing sent (close code 1006).
     Timeout(TimeoutKind),
     /// The transport ended without a close handshake (close code 1006): the peer went away or
     /// the network failed.
@@ -129,8 +130,8 @@ pub enum WsError {
 
 impl WsError {
     /// The close code of the end: the one the peer sent for [`Closed`](WsError::Closed), the one
-    /// sent to the peer for a protocol violation or limit, 1006 for a timeout or abnormal
-    /// closure, `None` otherwise.
+    /// sent to the peer for a protocol violation, a limit or a keepalive timeout (1011), 1006 for
+    /// the other timeouts and abnormal closure, `None` otherwise.
     ///
     /// # Examples
     ///
@@ -161,6 +162,7 @@ impl WsError {
         match self {
             WsError::Closed(frame) => frame.as_deref().map(CloseFrame::code),
             WsError::Protocol(e) | WsError::LimitExceeded(e) => Some(e.close_code()),
+            WsError::Timeout(TimeoutKind::Pong) => Some(CloseCode::INTERNAL_ERROR),
             WsError::Timeout(_) | WsError::AbnormalClosure => Some(CloseCode::ABNORMAL),
             _ => None,
         }

@@ -13,11 +13,37 @@
 //! in one vectored write, and [`PreparedFrame`](crate::PreparedFrame) frames a broadcast once for
 //! every connection.
 //!
-//! Adapters turn on two timers the core leaves off: an opening-handshake timeout of
-//! [`DEFAULT_HANDSHAKE_TIMEOUT`] (so a slowloris client cannot hold a connection forever) and a
-//! close timeout of [`DEFAULT_CLOSE_TIMEOUT`], unless the [`Config`] already sets them. They always
-//! deliver whole messages ([`Delivery::Messages`](crate::Delivery)); to stream chunks, drive the
-//! core directly.
+//! Adapters turn on the four timers the core leaves off, unless the [`Config`] sets them
+//! (`Duration::ZERO` turns one off; [`Config::no_keepalive`] turns off both keepalive timers):
+//!
+//! | timer | adapter default | why |
+//! | --- | --- | --- |
+//! | [`handshake_timeout`](Config::handshake_timeout) | [`DEFAULT_HANDSHAKE_TIMEOUT`], 10 s | a slowloris client cannot hold a connection forever |
+//! | [`keepalive_interval`](Config::keepalive_interval) | [`DEFAULT_KEEPALIVE_INTERVAL`], 20 s | a ping after 20 s without input |
+//! | [`pong_timeout`](Config::pong_timeout) | [`DEFAULT_PONG_TIMEOUT`], 20 s | a dead peer is closed with 1011 after 20 s more of silence |
+//! | [`close_timeout`](Config::close_timeout) | [`DEFAULT_CLOSE_TIMEOUT`], 5 s | a peer that never answers a close, or never stops sending, is let go |
+//!
+//! The keepalive defaults are Python websockets' (`ping_interval=20, ping_timeout=20`); unlike
+//! it, any input (not only the pong) shows the peer is alive, so a peer busy sending a large
+//! frame ahead of its pong is not failed.
+//!
+//! They always deliver whole messages ([`Delivery::Messages`](crate::Delivery)); to stream
+//! chunks, drive the core directly.
+//!
+//! ## How a connection ends
+//!
+//! Once the core has queued a close (the application's, the echo of the peer's, or the one a
+//! failure sends, such as 1009 for a message over the limit) and wants the transport closed,
+//! the adapter writes it out, shuts down its write side (TCP FIN), and then keeps reading and
+//! discarding input until the peer ends its side or the close timeout passes; only then is the
+//! stream done, and `recv` returns. Closing a socket with unread input makes the kernel answer
+//! with a TCP reset, and a reset destroys what the peer has not read yet, close frame
+//! included: the peer would see a broken pipe instead of the reason. RFC 6455 7.1.1 has the
+//! server close the TCP connection first, so that the client learns the close frame arrived;
+//! draining until then is what keeps that frame alive when the peer is still sending. A timer
+//! that fails the connection (handshake or pong timeout) writes what it can without waiting:
+//! that peer has had its time. Keep calling `recv` until it returns `Ok(None)` or an error,
+//! even after sending a close.
 //!
 //! - [`blocking`]: any `Read + Write` stream, timers through the read timeout.
 //! - `tokio` (feature `tokio`): any `AsyncRead + AsyncWrite` stream.
@@ -85,8 +111,16 @@ pub(crate) type WsResult<T> = Result<T, WsError>;
 
 /// The opening-handshake timeout the adapters use unless the config sets one.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The close-handshake timeout the adapters use unless the config sets one.
+/// The close-handshake timeout the adapters use unless the config sets one. It also bounds how
+/// long an adapter drains a peer's input after its close (see the module docs), even when the
+/// config turns the close timeout off.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The keepalive interval the adapters use unless the config sets one: a ping after this long
+/// without input.
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+/// The pong timeout the adapters use unless the config sets one: after a keepalive ping, this
+/// long without any input fails the connection with 1011.
+pub const DEFAULT_PONG_TIMEOUT: Duration = Duration::from_secs(20);
 /// The read buffer an adapter starts with and shrinks back to.
 pub const DEFAULT_READ_BUFFER: usize = 4 << 10;
 /// The largest the read buffer grows while reads keep filling it.
@@ -100,6 +134,10 @@ pub(crate) fn adapter_config(mut config: Config) -> Config {
         .handshake_timeout
         .get_or_insert(DEFAULT_HANDSHAKE_TIMEOUT);
     config.close_timeout.get_or_insert(DEFAULT_CLOSE_TIMEOUT);
+    config
+        .keepalive_interval
+        .get_or_insert(DEFAULT_KEEPALIVE_INTERVAL);
+    config.pong_timeout.get_or_insert(DEFAULT_PONG_TIMEOUT);
     // Lend whole frames from the read buffer rather than copying them in pieces.
     if config.whole_frame_limit == 0 {
         config.whole_frame_limit = config.max_frame_size;

@@ -148,11 +148,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTlsStream<S> {
 }
 
 /// Opens the transport for `url`: TCP, then TLS for `wss://` with `connector` (or the one the
-/// enabled feature provides), the TLS handshake bounded by `timeout`.
+/// enabled feature provides), the TLS handshake bounded by `timeout` (`None`: unbounded).
 pub(crate) async fn open(
     url: &WsUrl,
     connector: Option<Connector>,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> WsResult<MaybeTlsStream<TcpStream>> {
     // Settle how to speak TLS before dialing: a missing feature or roots fail without traffic.
     let connector = match (url.is_secure(), connector) {
@@ -168,7 +168,11 @@ pub(crate) async fn open(
     let Some(connector) = connector else {
         return Ok(MaybeTlsStream::Plain(stream));
     };
-    match tokio::time::timeout(timeout, wrap(connector, tls_host(url.host()), stream)).await {
+    let handshake = wrap(connector, tls_host(url.host()), stream);
+    let Some(timeout) = timeout else {
+        return handshake.await;
+    };
+    match tokio::time::timeout(timeout, handshake).await {
         Ok(stream) => stream,
         Err(_) => Err(WsError::Timeout(TimeoutKind::Handshake)),
     }
@@ -333,7 +337,7 @@ mod tests {
     async fn plain_connector_refuses_wss() {
         // Refused before dialing: nothing listens on this port, so a dial would be an Io error.
         let url = parse_url("wss://127.0.0.1:9/").unwrap();
-        let open = open(&url, Some(Connector::Plain), Duration::from_secs(5));
+        let open = open(&url, Some(Connector::Plain), Some(Duration::from_secs(5)));
         let result = tokio::time::timeout(Duration::from_secs(10), open)
             .await
             .expect("open timed out");

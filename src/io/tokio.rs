@@ -253,9 +253,8 @@ pub async fn connect_with(
 ) -> Result<(WebSocketStream<MaybeTlsStream<TcpStream>>, Response), WsError> {
     let request = request.into_client_request()?;
     // The TLS handshake gets the same bound as the WebSocket one that follows.
-    let timeout = config
-        .handshake_timeout
-        .unwrap_or(super::DEFAULT_HANDSHAKE_TIMEOUT);
+    let timeout = super::adapter_config(config.clone()).handshake_timeout;
+    let timeout = crate::config::enabled(timeout);
     let stream = super::tls::open(dial_url(&request)?, connector, timeout).await?;
     WebSocketStream::client(stream, request, config).await
 }

@@ -9,8 +9,8 @@
 //! newcomer), `welcome` (the nickname it got and the online count), `message`, `join` and
 //! `leave` (both with the online count) and `error`.
 //!
-//! The server pings idle clients (the core's keepalive) and drops those that do not answer in
-//! time, and drops clients too slow to take their messages. Chromium offers
+//! The server pings idle clients (the adapter's default keepalive: a ping after 20 s of silence,
+//! 1011 after 20 s more) and drops those that do not answer in time, and drops clients too slow to take their messages. Chromium offers
 //! `permessage-deflate`; the server leaves it unanswered, which declines it.
 
 use std::collections::{HashMap, VecDeque};
@@ -186,7 +186,6 @@ fn answer(request: &wsproto::Request) -> Answer {
 
 fn config() -> Config {
     let config = Config::default()
-        .keepalive(Duration::from_secs(15), Duration::from_secs(10))
         .max_message_size(64 << 10)
         .max_frame_size(64 << 10);
     // Browsers offer permessage-deflate; accept it when the feature is on.
