@@ -66,10 +66,10 @@ impl Deflate {
     /// armed if it is not.
     fn touch(&mut self, now: Instant) {
         self.used = true;
-        if self.release_at.is_none() {
-            if let Some(delay) = self.config.release_delay() {
-                self.release_at = Some(now + delay);
-            }
+        if self.release_at.is_none()
+            && let Some(delay) = self.config.release_delay()
+        {
+            self.release_at = Some(now + delay);
         }
     }
 

@@ -85,10 +85,11 @@ impl Compressor {
         if self.in_message {
             return false;
         }
-        if let Some(d) = self.deflater.take() {
-            if !self.no_context_takeover {
-                self.history = d.dictionary();
-            }
+        // The stream is freed either way; the history is kept only for context takeover.
+        if let Some(d) = self.deflater.take()
+            && !self.no_context_takeover
+        {
+            self.history = d.dictionary();
         }
         true
     }
@@ -222,10 +223,11 @@ impl Decompressor {
         if self.in_message {
             return false;
         }
-        if let Some(i) = self.inflater.take() {
-            if !self.no_context_takeover {
-                self.history = i.dictionary(self.history_len);
-            }
+        // The stream is freed either way; the history is kept only for context takeover.
+        if let Some(i) = self.inflater.take()
+            && !self.no_context_takeover
+        {
+            self.history = i.dictionary(self.history_len);
         }
         true
     }
