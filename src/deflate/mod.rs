@@ -36,17 +36,18 @@
 //! so the peer sees one continuous stream; without context takeover nothing is kept.
 //!
 //! Heap bytes per stream, measured by the test `memory_table` with a counting allocator after
-//! a 100 KB message (the full table is in `docs/deflate-memory.md`):
+//! a 100 KB message, for every window size and memory level (bytes; `docs/deflate-memory.md` has
+//! the same tables with the decompressor's by window size and the release costs):
 //!
-//! | window bits | compressor, mem_level 1 | 5 (default) | 8 (zlib's default) | 9 | released |
-//! | --- | --- | --- | --- | --- | --- |
-//! | 9 | 137,353 B | 150,793 B | 251,145 B | 365,833 B | 512 B |
-//! | 10 | 139,401 B | 152,841 B | 253,193 B | 367,881 B | 1,024 B |
-//! | 11 | 143,497 B | 156,937 B | 257,289 B | 371,977 B | 2,048 B |
-//! | 12 | 151,689 B | 165,129 B | 265,481 B | 380,169 B | 4,096 B |
-//! | 13 | 168,073 B | 181,513 B | 281,865 B | 396,553 B | 8,192 B |
-//! | 14 | 200,841 B | 214,281 B | 314,633 B | 429,321 B | 16,384 B |
-//! | 15 | 266,377 B | 279,817 B | 380,169 B | 494,857 B | 32,768 B |
+//! | window bits | mem_level 1 | mem_level 2 | mem_level 3 | mem_level 4 | mem_level 5 (default) | mem_level 6 | mem_level 7 | mem_level 8 (zlib's default) | mem_level 9 | released |
+//! | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+//! | 9 | 137,353 | 138,249 | 140,041 | 143,625 | 150,793 | 165,129 | 193,801 | 251,145 | 365,833 | 512 |
+//! | 10 | 139,401 | 140,297 | 142,089 | 145,673 | 152,841 | 167,177 | 195,849 | 253,193 | 367,881 | 1,024 |
+//! | 11 | 143,497 | 144,393 | 146,185 | 149,769 | 156,937 | 171,273 | 199,945 | 257,289 | 371,977 | 2,048 |
+//! | 12 | 151,689 | 152,585 | 154,377 | 157,961 | 165,129 | 179,465 | 208,137 | 265,481 | 380,169 | 4,096 |
+//! | 13 | 168,073 | 168,969 | 170,761 | 174,345 | 181,513 | 195,849 | 224,521 | 281,865 | 396,553 | 8,192 |
+//! | 14 | 200,841 | 201,737 | 203,529 | 207,113 | 214,281 | 228,617 | 257,289 | 314,633 | 429,321 | 16,384 |
+//! | 15 | 266,377 | 267,273 | 269,065 | 272,649 | 279,817 | 294,153 | 322,825 | 380,169 | 494,857 | 32,768 |
 //!
 //! A live compressor is 128 KiB of hash table (zlib-rs fixes it at 2^16 entries whatever the
 //! memory level), 4 × 2^window_bits bytes of window and hash chains, and 7 bytes per symbol of
