@@ -137,9 +137,16 @@ fn both_sides_negotiate_and_exchange_compressed_messages() {
         deflate_cfg(DeflateConfig::default()),
         deflate_cfg(DeflateConfig::default()),
     );
-    assert_eq!(extensions, ["permessage-deflate"]);
-    assert_eq!(client.deflate_params(), Some(DeflateParams::default()));
-    assert_eq!(server.deflate_params(), Some(DeflateParams::default()));
+    // The client offers what browsers do; the server answers with 12-bit windows by default.
+    assert_eq!(
+        extensions,
+        ["permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"]
+    );
+    let agreed = DeflateParams::new()
+        .with_server_max_window_bits(12)
+        .with_client_max_window_bits(12);
+    assert_eq!(client.deflate_params(), Some(agreed));
+    assert_eq!(server.deflate_params(), Some(agreed));
 
     let long = text(1000);
     // Server to client: above the threshold compressed (RSV1), below it not.
@@ -269,17 +276,20 @@ fn settings_are_negotiated_and_applied() {
         ),
         deflate_cfg(DeflateConfig::default().server_no_context_takeover(true)),
     );
+    // The server keeps to the client's limit for its own window and, by default, asks the
+    // client for 12 bits (the client offered the parameter).
     assert_eq!(
         extensions,
         [
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
-          server_max_window_bits=10"
+          server_max_window_bits=10; client_max_window_bits=12"
         ]
     );
     let want = DeflateParams::new()
         .with_server_no_context_takeover(true)
         .with_client_no_context_takeover(true)
-        .with_server_max_window_bits(10);
+        .with_server_max_window_bits(10)
+        .with_client_max_window_bits(12);
     assert_eq!(client.deflate_params(), Some(want));
     assert_eq!(server.deflate_params(), Some(want));
     // Without context takeover the same message compresses the same every time.

@@ -11,53 +11,73 @@ use crate::deflate::{DeflateConfig, DeflateParams};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{Chunk, DataKind, Event, Message, Payload};
 use crate::frame::{self, MAX_HEADER_LEN};
+use crate::time::Instant;
 
 /// permessage-deflate in force on a connection.
+///
+/// Both zlib streams are created at the first compressed message in their direction and
+/// freed again once [`DeflateConfig::release_after`] passes without one (see
+/// [`Connection::release_idle_deflate`]).
 #[derive(Debug)]
 pub(super) struct Deflate {
     pub(super) params: DeflateParams,
-    /// Settings for our compressor (level, threshold).
+    /// Settings for our compressor (level, threshold, memory level, release delay).
     config: DeflateConfig,
-    /// Created on the first compressed send: a receive-only connection never pays for it.
-    compressor: Option<Compressor>,
+    compressor: Compressor,
     decompressor: Decompressor,
+    /// When to check whether the streams went idle; `None` while none is live.
+    release_at: Option<Instant>,
+    /// A compressed message went either way since `release_at` was armed.
+    used: bool,
 }
 
 impl Deflate {
     fn new(role: Role, params: DeflateParams, config: DeflateConfig) -> Deflate {
-        let (peer_bits, peer_reset) = match role {
+        let (own_bits, own_reset, peer_bits, peer_reset) = match role {
             Role::Client => (
+                params.client_max_window_bits(),
+                params.client_no_context_takeover(),
                 params.server_max_window_bits(),
                 params.server_no_context_takeover(),
             ),
             Role::Server => (
+                params.server_max_window_bits(),
+                params.server_no_context_takeover(),
                 params.client_max_window_bits(),
                 params.client_no_context_takeover(),
             ),
         };
         Deflate {
             params,
-            config,
-            compressor: None,
+            compressor: Compressor::new(
+                config.level,
+                own_bits,
+                config.mem_level_clamped(),
+                own_reset,
+            ),
             decompressor: Decompressor::new(peer_bits, peer_reset),
+            config,
+            release_at: None,
+            used: false,
         }
     }
 
-    pub(super) fn compressor(&mut self, role: Role) -> &mut Compressor {
-        let (params, level) = (self.params, self.config.level);
-        self.compressor.get_or_insert_with(|| {
-            let (bits, reset) = match role {
-                Role::Client => (
-                    params.client_max_window_bits(),
-                    params.client_no_context_takeover(),
-                ),
-                Role::Server => (
-                    params.server_max_window_bits(),
-                    params.server_no_context_takeover(),
-                ),
-            };
-            Compressor::new(level, bits, reset)
-        })
+    /// Notes a compressed message (or a piece of one) at about `now`: the release check is
+    /// armed if it is not.
+    fn touch(&mut self, now: Instant) {
+        self.used = true;
+        if self.release_at.is_none()
+            && let Some(delay) = self.config.release_delay()
+        {
+            self.release_at = Some(now + delay);
+        }
+    }
+
+    /// Our compressor, for a message sent at about `now` (the last input's time: sends are not
+    /// given the time, and a stale one only makes the first check come early).
+    pub(super) fn compressor(&mut self, now: Instant) -> &mut Compressor {
+        self.touch(now);
+        &mut self.compressor
     }
 }
 
@@ -92,6 +112,7 @@ impl Connection {
         else {
             return Err(ProtocolError::BadCompression);
         };
+        deflate.touch(self.last_received);
         let inflater = &mut deflate.decompressor;
         let mut piece = Vec::new();
         let out = match self.config.delivery {
@@ -154,15 +175,47 @@ impl Connection {
     /// sent.
     pub(super) fn send_compressed(&mut self, kind: DataKind, data: &[u8]) -> Result<(), SendError> {
         self.check_room(MAX_HEADER_LEN + deflate_bound(data.len()), false)?;
-        let role = self.role;
+        let now = self.last_received;
         let Some(deflate) = self.deflate.as_mut() else {
             return self.queue_frame(data_opcode(kind), true, data, false);
         };
         let mut payload = Vec::new();
-        deflate
-            .compressor(role)
-            .compress_message(data, &mut payload);
+        deflate.compressor(now).compress_message(data, &mut payload);
         self.queue_frame_rsv(data_opcode(kind), true, frame::RSV1, &payload);
         Ok(())
+    }
+
+    /// When [`release_idle_deflate`](Connection::release_idle_deflate) has work: for
+    /// [`poll_timeout`](Connection::poll_timeout).
+    pub(super) fn deflate_deadline(&self) -> Option<Instant> {
+        self.deflate.as_ref()?.release_at
+    }
+
+    /// Frees the zlib streams once a whole period of [`DeflateConfig::release_after`] passed
+    /// without a compressed message: called by [`handle_timeout`](Connection::handle_timeout).
+    /// A stream in the middle of a message is kept, and checked again a period later.
+    pub(super) fn release_idle_deflate(&mut self, now: Instant) {
+        let Some(deflate) = self.deflate.as_mut() else {
+            return;
+        };
+        let Some(at) = deflate.release_at else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        let delay = deflate.config.release_delay();
+        if core::mem::take(&mut deflate.used) {
+            // In use during the last period: look again a period from now.
+            deflate.release_at = delay.map(|d| now + d);
+            return;
+        }
+        let sent = deflate.compressor.release();
+        let received = deflate.decompressor.release();
+        deflate.release_at = if sent && received {
+            None
+        } else {
+            delay.map(|d| now + d)
+        };
     }
 }

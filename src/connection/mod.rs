@@ -352,7 +352,8 @@ impl Connection {
     ///       + reassembly:  2 * max_message_size        (Delivery::Messages only)
     ///       + output:      2 * (max_pending_output + automatic replies) + a reused buffer of at most 16 KiB
     ///       + automatic replies: (MAX_QUEUED_PONGS + 2) * (14 + 125)
-    ///       + permessage-deflate: 436 KiB when `Config::deflate` is set (see the `deflate` module)
+    ///       + permessage-deflate: 424 KiB + 7 * 2^(mem_level + 6) when `Config::deflate` is set
+    ///         (438 KiB at the default memory level 5; see the `deflate` module)
     /// ```
     ///
     /// The handshake term covers the head being gathered (a `Vec` may hold twice what it was
@@ -383,14 +384,19 @@ impl Connection {
             .saturating_add(automatic)
             .saturating_mul(2);
         let output = output.saturating_add(output.min(KEEP_CAPACITY));
-        // permessage-deflate state, measured in the `deflate` module docs: at most 371 KiB for
-        // the compressor (15 window bits) and 47 KiB for the decompressor, plus one 16 KiB
-        // inflate step past the message limit.
+        // permessage-deflate state, measured in the `deflate` module docs: the compressor at
+        // 15 window bits (a 128 KiB hash table, 128 KiB of window and chains, 7 bytes per
+        // symbol of a 2^(mem_level + 6) block, 8 KiB of state) and 47 KiB for the
+        // decompressor, plus one 16 KiB inflate step past the message limit, and the history
+        // a release keeps (32 KiB each way), which briefly exists beside a stream, with the
+        // inflater's 32 KiB copy of its window while it is taken.
         #[cfg(feature = "deflate")]
-        let deflate = if config.deflate.is_some() {
-            (372 + 48 + 16) << 10
-        } else {
-            0
+        let deflate = match &config.deflate {
+            Some(d) => {
+                let compressor = (264 << 10) + (7 << (u32::from(d.mem_level_clamped()) + 6));
+                compressor + ((48 + 16 + 3 * 32) << 10)
+            }
+            None => 0,
         };
         #[cfg(not(feature = "deflate"))]
         let deflate = 0;
@@ -610,10 +616,18 @@ impl Connection {
     #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         // Checked inline first: most connections between messages have no timer armed.
-        if self.timers.iter().all(Option::is_none) {
-            return None;
-        }
-        TIMERS.iter().filter_map(|&t| self.deadline(t)).min()
+        let timers = if self.timers.iter().all(Option::is_none) {
+            None
+        } else {
+            TIMERS.iter().filter_map(|&t| self.deadline(t)).min()
+        };
+        // permessage-deflate's idle release (its deadline lives in its own state).
+        #[cfg(feature = "deflate")]
+        let timers = match (timers, self.deflate_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        timers
     }
 
     /// Whether the caller should now close the transport: the connection has ended and all

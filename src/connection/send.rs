@@ -350,11 +350,11 @@ impl Connection {
         #[cfg(feature = "deflate")]
         {
             self.check_room(MAX_HEADER_LEN + deflate_bound(data.len()), false)?;
-            let role = self.role;
+            let now = self.last_received;
             if let Some(deflate) = self.deflate.as_mut() {
                 let mut payload = Vec::new();
                 deflate
-                    .compressor(role)
+                    .compressor(now)
                     .compress_fragment(data, &mut payload, last);
                 let rsv = if opcode == OpCode::Continuation {
                     0

@@ -47,6 +47,8 @@ impl Connection {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        #[cfg(feature = "deflate")]
+        self.release_idle_deflate(now);
         for timer in TIMERS {
             let Some(deadline) = self.deadline(timer) else {
                 continue;

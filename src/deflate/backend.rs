@@ -231,6 +231,41 @@ impl Deflater {
         // SAFETY: the stream was initialised by `deflateInit2_` and not ended.
         unsafe { z::deflateReset(&mut *self.strm) };
     }
+
+    /// Primes a fresh stream with `history`: the bytes the peer's inflater saw last, which the
+    /// next output may refer back to (raw DEFLATE: nothing of it is written). Call it before
+    /// any [`deflate`](Deflater::deflate) call; zlib keeps at most the window's size of it.
+    pub(crate) fn set_dictionary(&mut self, history: &[u8]) {
+        let len = history.len().min(c_uint::MAX as usize) as c_uint;
+        let tail = &history[history.len() - len as usize..];
+        // SAFETY: the stream was initialised by `deflateInit2_` and not ended; `tail` is a live
+        // slice of `len` bytes, which zlib-rs copies into its window before returning.
+        let code = unsafe { z::deflateSetDictionary(&mut *self.strm, tail.as_ptr(), len) };
+        // It fails only on a stream that has pending input (never: `run` leaves none).
+        debug_assert_eq!(code, z::Z_OK);
+    }
+
+    /// The stream's history: the last bytes of input, at most the window's size (all input
+    /// has been compressed after a sync flush, so this is exactly what the peer's inflater
+    /// holds at its end).
+    pub(crate) fn dictionary(&self) -> Vec<u8> {
+        let mut len: c_uint = 0;
+        // SAFETY: the stream was initialised by `deflateInit2_` and not ended; a null buffer
+        // asks only for the length, written to `len`.
+        let code = unsafe { z::deflateGetDictionary(&*self.strm, core::ptr::null_mut(), &mut len) };
+        if code != z::Z_OK || len == 0 {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        // SAFETY: as above; `out` has room for the `len` bytes the first call reported, and the
+        // stream has not changed since (`&self`).
+        let code = unsafe { z::deflateGetDictionary(&*self.strm, out.as_mut_ptr(), &mut len) };
+        if code == z::Z_OK && len as usize <= out.capacity() {
+            // SAFETY: zlib-rs initialised the first `len` bytes, within the capacity.
+            unsafe { out.set_len(len as usize) };
+        }
+        out
+    }
 }
 
 impl Drop for Deflater {
@@ -310,6 +345,42 @@ impl Inflater {
     pub(crate) fn reset(&mut self) {
         // SAFETY: the stream was initialised by `inflateInit2_` and not ended.
         unsafe { z::inflateReset(&mut *self.strm) };
+    }
+
+    /// Primes a fresh stream with `history`, the output that the input to come may refer back
+    /// to (raw DEFLATE: allowed at any block boundary). zlib keeps at most 32 KiB of it.
+    pub(crate) fn set_dictionary(&mut self, history: &[u8]) {
+        let len = history.len().min(c_uint::MAX as usize) as c_uint;
+        let tail = &history[history.len() - len as usize..];
+        // SAFETY: the stream was initialised by `inflateInit2_` and not ended; `tail` is a live
+        // slice of `len` bytes, which zlib-rs copies into its window before returning.
+        let code = unsafe { z::inflateSetDictionary(&mut *self.strm, tail.as_ptr(), len) };
+        // It fails only for zlib- or gzip-wrapped streams, never for raw ones.
+        debug_assert_eq!(code, z::Z_OK);
+    }
+
+    /// The last `max` bytes (or fewer, if less was produced) of the output so far.
+    pub(crate) fn dictionary(&self, max: usize) -> Vec<u8> {
+        let mut len: c_uint = 0;
+        // SAFETY: the stream was initialised by `inflateInit2_` and not ended; a null buffer
+        // asks only for the length, written to `len`.
+        let code = unsafe { z::inflateGetDictionary(&*self.strm, core::ptr::null_mut(), &mut len) };
+        if code != z::Z_OK || len == 0 {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        // SAFETY: as above; `out` has room for the `len` bytes the first call reported, and the
+        // stream has not changed since (`&self`).
+        let code = unsafe { z::inflateGetDictionary(&*self.strm, out.as_mut_ptr(), &mut len) };
+        if code == z::Z_OK && len as usize <= out.capacity() {
+            // SAFETY: zlib-rs initialised the first `len` bytes, within the capacity.
+            unsafe { out.set_len(len as usize) };
+        }
+        if out.len() > max {
+            out.drain(..out.len() - max);
+            out.shrink_to_fit();
+        }
+        out
     }
 }
 

@@ -21,35 +21,56 @@
 //! it. When 8 is negotiated for our side the compressor uses 9 bits, which is still within the
 //! agreement: zlib never refers further back than the window size minus 262 bytes, i.e. 250
 //! bytes with a 512-byte window, so everything it produces decodes with a 256-byte window (a
-//! test checks this). The decompressor always accepts the full 32 KiB window (see
+//! test checks this). A live decompressor accepts the full 32 KiB window (see
 //! `Decompressor::new`), which covers every conforming peer and the zlib-based peers that
-//! silently turn 8 into 9.
+//! silently turn 8 into 9; across an idle release it keeps 2^9 bytes for an agreed 8.
 //!
 //! ## Memory
 //!
-//! Heap bytes held per connection by the compressor and the decompressor, by window bits
-//! (measured by the test `memory_table` with a counting allocator, after a 100 KB message; the
-//! compressor's zlib `mem_level` is `window_bits - 7`, so 8 at 15 bits as in zlib):
+//! Both zlib streams are created lazily, at the first compressed message in their direction,
+//! and freed once [`DeflateConfig::release_after`] (1 s) passes without a compressed message
+//! in either direction (checked from [`Connection::handle_timeout`](crate::Connection::handle_timeout),
+//! which the adapters call; never in the middle of a message). A release keeps what context
+//! takeover needs, the last 2^window_bits bytes of each direction's uncompressed data, and the
+//! next message's stream is primed with it (`deflateSetDictionary` / `inflateSetDictionary`),
+//! so the peer sees one continuous stream; without context takeover nothing is kept.
 //!
-//! | window bits | compressor | decompressor |
-//! | --- | --- | --- |
-//! | 9 | 138,249 B (135 KiB) | 47,689 B (47 KiB) |
-//! | 10 | 142,089 B (139 KiB) | 47,689 B (47 KiB) |
-//! | 11 | 149,769 B (146 KiB) | 47,689 B (47 KiB) |
-//! | 12 | 165,129 B (161 KiB) | 47,689 B (47 KiB) |
-//! | 13 | 195,849 B (191 KiB) | 47,689 B (47 KiB) |
-//! | 14 | 257,289 B (251 KiB) | 47,689 B (47 KiB) |
-//! | 15 | 380,169 B (371 KiB) | 47,689 B (47 KiB) |
+//! Heap bytes per stream, measured by the test `memory_table` with a counting allocator after
+//! a 100 KB message, for every window size and memory level (bytes; `docs/deflate-memory.md` has
+//! the same tables with the decompressor's by window size and the release costs):
 //!
-//! The decompressor does not shrink with fewer window bits: zlib-rs always allocates a 32 KiB
-//! window. The compressor's hash table (128 KiB) is also fixed in size. With
-//! `server_no_context_takeover` a server still keeps its compressor (it is reset, not freed,
-//! after each message). Buffers for the messages themselves come on top.
+//! | window bits | mem_level 1 | mem_level 2 | mem_level 3 | mem_level 4 | mem_level 5 (default) | mem_level 6 | mem_level 7 | mem_level 8 (zlib's default) | mem_level 9 | released |
+//! | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+//! | 9 | 137,353 | 138,249 | 140,041 | 143,625 | 150,793 | 165,129 | 193,801 | 251,145 | 365,833 | 512 |
+//! | 10 | 139,401 | 140,297 | 142,089 | 145,673 | 152,841 | 167,177 | 195,849 | 253,193 | 367,881 | 1,024 |
+//! | 11 | 143,497 | 144,393 | 146,185 | 149,769 | 156,937 | 171,273 | 199,945 | 257,289 | 371,977 | 2,048 |
+//! | 12 | 151,689 | 152,585 | 154,377 | 157,961 | 165,129 | 179,465 | 208,137 | 265,481 | 380,169 | 4,096 |
+//! | 13 | 168,073 | 168,969 | 170,761 | 174,345 | 181,513 | 195,849 | 224,521 | 281,865 | 396,553 | 8,192 |
+//! | 14 | 200,841 | 201,737 | 203,529 | 207,113 | 214,281 | 228,617 | 257,289 | 314,633 | 429,321 | 16,384 |
+//! | 15 | 266,377 | 267,273 | 269,065 | 272,649 | 279,817 | 294,153 | 322,825 | 380,169 | 494,857 | 32,768 |
+//!
+//! A live compressor is 128 KiB of hash table (zlib-rs fixes it at 2^16 entries whatever the
+//! memory level), 4 × 2^window_bits bytes of window and hash chains, and 7 bytes per symbol of
+//! a 2^(mem_level + 6)-symbol block. A live decompressor is 47,689 B whatever the window (zlib-rs
+//! always allocates 32 KiB); released it keeps 2^window_bits bytes (2^9 for 8 bits). With a
+//! server's defaults (12 bits, memory level 5) a connection holds 212,818 B while messages
+//! flow and 8,192 B of history once idle; nothing before its first compressed message.
+//!
+//! With `*_no_context_takeover` the stream is reset after each message while it is live and
+//! nothing is kept when it is released. Buffers for the messages themselves come on top.
+//!
+//! On chat-like JSON (100-300 byte messages, mostly CJK and emoji text, test
+//! `ratio_of_small_windows`) 12 bits with memory level 5 compress to 24.7% of the input against
+//! 22.5% for 15 bits with memory level 8 (9.7% larger output); on the Autobahn 12.x data the
+//! difference is under 1% for messages of 256 B and more (`docs/deflate-memory.md`).
 
 mod backend;
 pub(crate) mod codec;
 pub(crate) mod negotiate;
 
+use core::time::Duration;
+
+use crate::connection::Role;
 use crate::error::ProtocolError;
 
 /// The extension's name in `Sec-WebSocket-Extensions`.
@@ -61,12 +82,23 @@ pub const EXTENSION_NAME: &str = "permessage-deflate";
 /// | --- | --- |
 /// | [`server_no_context_takeover`](DeflateConfig::server_no_context_takeover) | `false` |
 /// | [`client_no_context_takeover`](DeflateConfig::client_no_context_takeover) | `false` |
-/// | [`server_max_window_bits`](DeflateConfig::server_max_window_bits) | 15 |
-/// | [`client_max_window_bits`](DeflateConfig::client_max_window_bits) | 15 |
+/// | [`server_max_window_bits`](DeflateConfig::server_max_window_bits) | `None`: a client does not limit it (15); a server answers 12 |
+/// | [`client_max_window_bits`](DeflateConfig::client_max_window_bits) | `None`: a client offers 15; a server asks for 12 when the client offered the parameter |
+/// | [`mem_level`](DeflateConfig::mem_level) | 5 |
 /// | [`compression_threshold`](DeflateConfig::compression_threshold) | 64 bytes |
 /// | [`level`](DeflateConfig::level) | 3 |
+/// | [`release_after`](DeflateConfig::release_after) | 1 s |
 ///
-/// Window bits outside 9..=15 and levels above 9 are clamped where they are used.
+/// The defaults of a server are chosen for memory, as Python's websockets does: to a browser's
+/// offer (`permessage-deflate; client_max_window_bits`) it answers
+/// `permessage-deflate; server_max_window_bits=12; client_max_window_bits=12`, compresses
+/// with zlib memory level 5, and frees its zlib streams after 1 s without a compressed
+/// message, keeping 4 KiB of history per direction (see the [module docs](self) for the
+/// figures). The defaults of a client keep its offer the one browsers make, which every
+/// server that implements the extension accepts.
+///
+/// Window bits outside 9..=15, memory levels outside 1..=9 and levels above 9 are clamped
+/// where they are used.
 ///
 /// # Examples
 ///
@@ -97,13 +129,20 @@ pub struct DeflateConfig {
     /// tells the server); a server asks the client for it when set.
     pub client_no_context_takeover: bool,
     /// The largest LZ77 window of the server's compressor, as a power of two (9..=15). A client
-    /// asks for at most this (when below 15); a server compresses with at most this, and with
-    /// less when the client asks for less.
-    pub server_max_window_bits: u8,
+    /// asks for at most this (when set below 15); a server compresses with at most this, and
+    /// with less when the client asks for less. `None` (the default): a client does not ask,
+    /// a server answers with at most 12 bits (4 KiB).
+    pub server_max_window_bits: Option<u8>,
     /// The largest LZ77 window of the client's compressor, as a power of two (9..=15). A client
     /// compresses with at most this (and says so when below 15); a server asks the client for at
-    /// most this when the client supports the parameter.
-    pub client_max_window_bits: u8,
+    /// most this when the client supports the parameter. `None` (the default): a client offers
+    /// 15, a server asks for 12 bits (4 KiB) when it may.
+    pub client_max_window_bits: Option<u8>,
+    /// zlib's `memLevel` for our compressor, 1..=9: how many symbols a DEFLATE block gathers
+    /// (2^(mem_level + 6)), so the compressor's buffers (7 × 2^(mem_level + 6) bytes: 14 KiB at
+    /// 5, 112 KiB at zlib's usual 8). The default 5 is what Python's websockets uses; the
+    /// [module docs](self) table the memory and ratio.
+    pub mem_level: u8,
     /// Messages shorter than this many bytes are sent uncompressed (RSV1 clear): compressing
     /// tiny messages costs time and rarely saves bytes. Fragmented messages are always
     /// compressed.
@@ -114,6 +153,17 @@ pub struct DeflateConfig {
     /// for output only 8% larger (15.2% vs 14.1% of the input); level 1 is faster again
     /// (390 MB/s) but its output is 58% larger than level 6's.
     pub level: u8,
+    /// How long a zlib stream stays allocated after the last compressed message in its
+    /// direction. Once that long has passed without one, the connection frees it at its next
+    /// [`handle_timeout`](crate::Connection::handle_timeout) (the adapters call it), keeping
+    /// only the history that context takeover needs (2^window_bits bytes, nothing without
+    /// context takeover), and primes a new stream with it at the next message. A stream is
+    /// freed between 1× and 2× this after its last use (the connection checks once per
+    /// period whether a message passed), never in the middle of a message. The default is
+    /// 1 s; `None` or zero keeps the streams for the connection's life. Without it an idle
+    /// compressed connection holds about 200 KiB (see the [module docs](self)); freeing and
+    /// re-creating a stream costs about as much as compressing a few KiB.
+    pub release_after: Option<Duration>,
 }
 
 impl Default for DeflateConfig {
@@ -121,13 +171,22 @@ impl Default for DeflateConfig {
         DeflateConfig {
             server_no_context_takeover: false,
             client_no_context_takeover: false,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
+            server_max_window_bits: None,
+            client_max_window_bits: None,
+            mem_level: DEFAULT_MEM_LEVEL,
             compression_threshold: 64,
             level: 3,
+            release_after: Some(Duration::from_secs(1)),
         }
     }
 }
+
+/// The window bits a server answers with by default (`server_max_window_bits`, and
+/// `client_max_window_bits` when the client offered it).
+pub(crate) const SERVER_DEFAULT_WINDOW_BITS: u8 = 12;
+
+/// The default [`DeflateConfig::mem_level`].
+const DEFAULT_MEM_LEVEL: u8 = 5;
 
 impl DeflateConfig {
     /// Sets [`server_no_context_takeover`](DeflateConfig::server_no_context_takeover).
@@ -142,12 +201,17 @@ impl DeflateConfig {
     }
     /// Sets [`server_max_window_bits`](DeflateConfig::server_max_window_bits).
     pub fn server_max_window_bits(mut self, bits: u8) -> Self {
-        self.server_max_window_bits = bits;
+        self.server_max_window_bits = Some(bits);
         self
     }
     /// Sets [`client_max_window_bits`](DeflateConfig::client_max_window_bits).
     pub fn client_max_window_bits(mut self, bits: u8) -> Self {
-        self.client_max_window_bits = bits;
+        self.client_max_window_bits = Some(bits);
+        self
+    }
+    /// Sets [`mem_level`](DeflateConfig::mem_level).
+    pub fn mem_level(mut self, mem_level: u8) -> Self {
+        self.mem_level = mem_level;
         self
     }
     /// Sets [`compression_threshold`](DeflateConfig::compression_threshold).
@@ -160,15 +224,40 @@ impl DeflateConfig {
         self.level = level;
         self
     }
-
-    /// `server_max_window_bits` within 9..=15.
-    pub(crate) fn server_bits(&self) -> u8 {
-        self.server_max_window_bits.clamp(9, 15)
+    /// Sets [`release_after`](DeflateConfig::release_after).
+    pub fn release_after(mut self, idle: Option<Duration>) -> Self {
+        self.release_after = idle;
+        self
     }
 
-    /// `client_max_window_bits` within 9..=15.
-    pub(crate) fn client_bits(&self) -> u8 {
-        self.client_max_window_bits.clamp(9, 15)
+    /// `server_max_window_bits` for `role` within 9..=15.
+    pub(crate) fn server_bits(&self, role: Role) -> u8 {
+        self.server_max_window_bits
+            .unwrap_or(match role {
+                Role::Client => 15,
+                Role::Server => SERVER_DEFAULT_WINDOW_BITS,
+            })
+            .clamp(9, 15)
+    }
+
+    /// `client_max_window_bits` for `role` within 9..=15.
+    pub(crate) fn client_bits(&self, role: Role) -> u8 {
+        self.client_max_window_bits
+            .unwrap_or(match role {
+                Role::Client => 15,
+                Role::Server => SERVER_DEFAULT_WINDOW_BITS,
+            })
+            .clamp(9, 15)
+    }
+
+    /// `mem_level` within 1..=9.
+    pub(crate) fn mem_level_clamped(&self) -> u8 {
+        self.mem_level.clamp(1, 9)
+    }
+
+    /// `release_after`, `None` when zero.
+    pub(crate) fn release_delay(&self) -> Option<Duration> {
+        self.release_after.filter(|d| !d.is_zero())
     }
 }
 
@@ -319,17 +408,36 @@ mod tests {
     #[test]
     fn defaults_and_builder() {
         let c = DeflateConfig::default();
-        assert_eq!((c.server_bits(), c.client_bits(), c.level), (15, 15, 3));
+        // A client does not limit windows by default; a server answers with 12 bits.
+        assert_eq!(
+            (c.server_bits(Role::Client), c.client_bits(Role::Client)),
+            (15, 15)
+        );
+        assert_eq!(
+            (c.server_bits(Role::Server), c.client_bits(Role::Server)),
+            (12, 12)
+        );
+        assert_eq!((c.mem_level, c.level), (5, 3));
+        assert_eq!(c.release_delay(), Some(Duration::from_secs(1)));
         let c = DeflateConfig::default()
             .server_no_context_takeover(true)
             .client_no_context_takeover(true)
             .server_max_window_bits(3)
             .client_max_window_bits(200)
+            .mem_level(0)
             .compression_threshold(0)
-            .level(1);
+            .level(1)
+            .release_after(Some(Duration::ZERO));
         assert!(c.server_no_context_takeover && c.client_no_context_takeover);
-        assert_eq!((c.server_bits(), c.client_bits()), (9, 15));
+        for role in [Role::Client, Role::Server] {
+            assert_eq!((c.server_bits(role), c.client_bits(role)), (9, 15));
+        }
         assert_eq!((c.compression_threshold, c.level), (0, 1));
+        assert_eq!(c.mem_level_clamped(), 1);
+        assert_eq!(c.clone().mem_level(20).mem_level_clamped(), 9);
+        // Zero means never.
+        assert_eq!(c.release_delay(), None);
+        assert_eq!(c.release_after(None).release_delay(), None);
         assert_eq!(
             DeflateParams::default(),
             DeflateParams {

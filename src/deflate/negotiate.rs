@@ -8,6 +8,7 @@ use alloc::string::String;
 use core::fmt::Write;
 
 use super::{DeflateConfig, DeflateParams, EXTENSION_NAME};
+use crate::connection::Role;
 use crate::error::HandshakeError;
 
 const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
@@ -151,13 +152,17 @@ pub(crate) fn client_offer(cfg: &DeflateConfig) -> String {
         offer.push_str("; ");
         offer.push_str(CLIENT_NO_CONTEXT_TAKEOVER);
     }
-    if cfg.server_bits() < 15 {
-        let _ = write!(offer, "; {SERVER_MAX_WINDOW_BITS}={}", cfg.server_bits());
+    if cfg.server_bits(Role::Client) < 15 {
+        let _ = write!(
+            offer,
+            "; {SERVER_MAX_WINDOW_BITS}={}",
+            cfg.server_bits(Role::Client)
+        );
     }
     offer.push_str("; ");
     offer.push_str(CLIENT_MAX_WINDOW_BITS);
-    if cfg.client_bits() < 15 {
-        let _ = write!(offer, "={}", cfg.client_bits());
+    if cfg.client_bits(Role::Client) < 15 {
+        let _ = write!(offer, "={}", cfg.client_bits(Role::Client));
     }
     offer
 }
@@ -192,7 +197,7 @@ pub(crate) fn client_check_response<'a>(
         }
         // 7.1.2.1: if we limited the server's window, the answer repeats the limit or lowers it;
         // unasked, the server may still announce any valid value.
-        let asked_server = cfg.server_bits();
+        let asked_server = cfg.server_bits(Role::Client);
         let server_bits = match p.server_max_window_bits {
             Some(bits) if bits <= asked_server => bits,
             Some(_) => return Err(BAD),
@@ -202,8 +207,8 @@ pub(crate) fn client_check_response<'a>(
         // 7.1.2.2: the server may limit our window (we always send the parameter) with a value,
         // no larger than the one we offered. Absent, we keep to what we offered.
         let client_bits = match p.client_max_window_bits {
-            None => cfg.client_bits(),
-            Some(Some(bits)) if bits <= cfg.client_bits() => bits,
+            None => cfg.client_bits(Role::Client),
+            Some(Some(bits)) if bits <= cfg.client_bits(Role::Client) => bits,
             Some(_) => return Err(BAD),
         };
         agreed = Some(DeflateParams {
@@ -237,13 +242,13 @@ pub(crate) fn server_negotiate<'a>(
     let client_no_context_takeover = p.client_no_context_takeover || cfg.client_no_context_takeover;
     // 7.1.2.1: at most what the client asked for, and at most our own limit.
     let server_bits = cfg
-        .server_bits()
+        .server_bits(Role::Server)
         .min(p.server_max_window_bits.unwrap_or(15));
     // 7.1.2.2: the client's window can only be limited if the client sent the parameter; a
     // value it sent is the most it will use.
     let client_bits = match p.client_max_window_bits {
         None => 15,
-        Some(offered) => cfg.client_bits().min(offered.unwrap_or(15)),
+        Some(offered) => cfg.client_bits(Role::Server).min(offered.unwrap_or(15)),
     };
 
     let mut response = String::from(EXTENSION_NAME);
@@ -363,8 +368,65 @@ mod tests {
     }
 
     #[test]
-    fn server_accepts_valid_offers() {
+    fn server_answers_for_memory_by_default() {
         let d = DeflateConfig::default();
+        let cases: &[(&str, DeflateParams, &str)] = &[
+            // Browsers' offer: 12 bits both ways, as Python's websockets answers.
+            (
+                "permessage-deflate; client_max_window_bits",
+                params(false, false, 12, 12),
+                "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+            ),
+            // 7.1.2.2: without the client's parameter its window cannot be limited; 7.1.2.1:
+            // the server may always announce its own.
+            (
+                "permessage-deflate",
+                params(false, false, 12, 15),
+                "permessage-deflate; server_max_window_bits=12",
+            ),
+            // Smaller limits of the client's are kept, larger ones lowered.
+            (
+                "permessage-deflate; server_max_window_bits=10; client_max_window_bits=9",
+                params(false, false, 10, 9),
+                "permessage-deflate; server_max_window_bits=10; client_max_window_bits=9",
+            ),
+            (
+                "permessage-deflate; server_max_window_bits=15; client_max_window_bits=15",
+                params(false, false, 12, 12),
+                "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+            ),
+            (
+                "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+                params(false, true, 12, 12),
+                "permessage-deflate; client_no_context_takeover; server_max_window_bits=12; \
+                 client_max_window_bits=12",
+            ),
+        ];
+        for (offer, want, response) in cases {
+            let (got, resp) = server(&d, &[offer]).unwrap_or_else(|| panic!("{offer}"));
+            assert_eq!(got, *want, "{offer}");
+            assert_eq!(resp, *response, "{offer}");
+        }
+        // Our own client, with its defaults, accepts the answer to its offer.
+        let (agreed, resp) = server(&d, &[&client_offer(&d)]).unwrap();
+        assert_eq!(client(&d, &[&resp]), Ok(Some(agreed)));
+        // A server that sets 15 answers as the RFC's defaults.
+        let full = DeflateConfig::default()
+            .server_max_window_bits(15)
+            .client_max_window_bits(15);
+        assert_eq!(
+            server(&full, &["permessage-deflate; client_max_window_bits"]),
+            Some((params(false, false, 15, 15), "permessage-deflate".into()))
+        );
+    }
+
+    #[test]
+    fn server_accepts_valid_offers() {
+        // With 15-bit limits set, so that the answers show the RFC's rules alone (the default
+        // answers are in `server_answers_for_memory_by_default`).
+        let d = DeflateConfig::default()
+            .server_max_window_bits(15)
+            .client_max_window_bits(15);
         let cases: &[(&str, DeflateParams, &str)] = &[
             // Section 7: no parameters, RFC defaults.
             (
@@ -762,8 +824,18 @@ mod tests {
                     .unwrap();
                 assert_eq!(client_params, server_params, "{offer} -> {response}");
                 let p = client_params;
-                assert!(p.server_max_window_bits <= cc.server_bits().min(sc.server_bits()));
-                assert!(p.client_max_window_bits <= cc.client_bits().min(sc.client_bits()));
+                assert!(
+                    p.server_max_window_bits
+                        <= cc
+                            .server_bits(Role::Client)
+                            .min(sc.server_bits(Role::Server))
+                );
+                assert!(
+                    p.client_max_window_bits
+                        <= cc
+                            .client_bits(Role::Client)
+                            .min(sc.client_bits(Role::Server))
+                );
                 assert!(p.server_no_context_takeover >= cc.server_no_context_takeover);
                 assert!(p.server_no_context_takeover >= sc.server_no_context_takeover);
                 assert!(p.client_no_context_takeover >= cc.client_no_context_takeover);
