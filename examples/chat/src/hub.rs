@@ -1,7 +1,8 @@
 //! This node's view of the chat: its own connections, the rooms they are in, and who is online
 //! in every room on every node. Events (a message, a direct message, a join, a leave) come in
 //! through [`Hub::apply`], from this node or, with Redis, from any node; the hub turns each into
-//! one prepared frame and queues it for the local connections it concerns.
+//! one prepared frame and queues it for the local connections it concerns. Connections in no
+//! room yet watch the lobby: they get its messages, joins and leaves.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -267,7 +268,7 @@ impl Hub {
         match event {
             Event::Message(m) => {
                 let frame = PreparedFrame::text(protocol::message(m));
-                state.fan_out(&m.room, &frame, false);
+                state.fan_out(&m.room, &frame, true);
             }
             Event::Dm(m) => {
                 let frame = PreparedFrame::text(protocol::dm(m));
@@ -352,8 +353,8 @@ impl Hub {
 }
 
 impl State {
-    /// Queues the frame for the room's local members (and, for the lobby's notices, for the
-    /// connections that are in no room yet).
+    /// Queues the frame for the room's local members (and, for the lobby, with `watchers`, for
+    /// the connections that are in no room yet: a page shows the lobby before a name is chosen).
     fn fan_out(&self, room: &str, frame: &PreparedFrame, watchers: bool) {
         if let Some(r) = self.rooms.get(room) {
             for conn in &r.members {
@@ -438,6 +439,7 @@ mod tests {
         hub.apply(&Event::Join(presence("lobby", "cy", "n2/9")));
         assert!(texts(&out_a).iter().all(|t| !t.contains("message")));
         assert_eq!(texts(&out_b).len(), 1);
+        // The watcher watches the lobby: not the rust room's message, but the lobby's join.
         let watched = texts(&out_w);
         assert_eq!(watched.len(), 1);
         assert!(watched[0].contains("cy"));

@@ -16,15 +16,16 @@
 //! |-----------|--------|
 //! | `welcome` | `{"name": null or "alice", "rooms": [{"room": "lobby", "online": 2}], "limits": {"name": 24, "text": 2000, "room": 32}}`: sent once, at once (after the token, if one is required). |
 //! | `online`  | `{"room": "lobby", "names": ["alice", "bob"]}`: the names in a room. Sent for the lobby right after `welcome` (so a page shows who is there before choosing a name), and for a room on joining it. |
-//! | `history` | `{"room": "lobby", "messages": [message, ...]}`: the last 50 messages of a room, on joining it, oldest first. |
+//! | `history` | `{"room": "lobby", "messages": [message, ...]}`: the last 50 messages of a room, oldest first: on joining it, and for the lobby right after `online`. |
 //! | `join`    | `{"room": "lobby", "name": "carol"}`: a name came online in a room (its first connection there). |
 //! | `leave`   | `{"room": "lobby", "name": "carol"}`: a name went offline in a room (its last connection there left, or its node died). |
 //! | `message` | `{"room": "lobby", "id": 42, "from": "alice", "text": "hi 👋", "ts": 1764547200000}`: `id` grows with every message (shared by all nodes), `ts` is milliseconds since the Unix epoch. |
 //! | `dm`      | `{"from": "alice", "to": "bob", "text": "psst", "ts": ...}`: to the recipient and, as a copy, to the sender's connections. |
 //! | `error`   | `"a reason a person can read"`: the connection stays open. |
 //!
-//! Joins and leaves of the lobby also reach connections that have not joined any room yet, so the
-//! page's list stays current before a name is chosen.
+//! A connection that has not joined any room yet watches the lobby: it gets the lobby's
+//! messages, joins and leaves, so a page shows the conversation and who is there before a name
+//! is chosen.
 //!
 //! # Limits
 //!

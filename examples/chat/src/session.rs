@@ -60,6 +60,10 @@ pub async fn run(app: Arc<App>, mut ws: WebSocket, auth: Auth) {
         app.hub.set_name(conn, name);
     }
     welcome(&app, conn, name.as_deref());
+    match app.recent(LOBBY).await {
+        Ok(history) => app.hub.send_to(conn, protocol::history(LOBBY, &history)),
+        Err(reason) => app.hub.send_to(conn, protocol::error(&reason)),
+    }
     let mut session = Session {
         app: Arc::clone(&app),
         conn,
@@ -151,7 +155,7 @@ async fn first_token(app: &App, ws: &mut WebSocket) -> Result<String, &'static s
         .ok_or("invalid token")
 }
 
-/// The first messages: `welcome`, then the lobby's online list.
+/// The first messages: `welcome`, then the lobby's online list (its history follows).
 fn welcome(app: &App, conn: ConnId, name: Option<&str>) {
     let rooms: Vec<_> = app
         .hub

@@ -72,6 +72,8 @@ async fn rooms_names_online_messages_and_direct_messages() {
     assert_eq!(got["from"], "ana");
     assert!(got["id"].as_i64().unwrap() > 0 && got["ts"].as_i64().unwrap() > 0);
     assert_eq!(ana.until("message", |_| true).await["id"], got["id"]);
+    // The watcher, still without a name, reads the lobby too.
+    assert_eq!(watcher.until("message", |_| true).await["id"], got["id"]);
 
     // Other rooms do not hear it; a direct message reaches both ends only.
     let mut cy = Client::connect(&url).await;

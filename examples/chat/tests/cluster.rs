@@ -35,7 +35,16 @@ fn start_redis(dir: &std::path::Path) -> (Redis, String) {
     // Waited for in `Drop`.
     #[allow(clippy::zombie_processes)]
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
@@ -52,7 +61,12 @@ fn start_redis(dir: &std::path::Path) -> (Redis, String) {
 }
 
 fn names(online: &Value) -> Vec<String> {
-    online["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_owned()).collect()
+    online["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +80,8 @@ async fn two_nodes_share_rooms_names_history_and_a_dead_node_leaves() {
     let mut ana = Client::connect(&a.url("/chat")).await;
     ana.join("lobby", "ana").await;
     let mut bo = Client::connect(&b.url("/chat")).await;
-    bo.send("join", json!({"room": "lobby", "name": "bo"})).await;
+    bo.send("join", json!({"room": "lobby", "name": "bo"}))
+        .await;
     bo.until("history", |_| true).await;
     // Node B knows of ana, connected to node A.
     let online = bo.until("online", |d| d["room"] == "lobby").await;
@@ -74,13 +89,15 @@ async fn two_nodes_share_rooms_names_history_and_a_dead_node_leaves() {
     ana.until("join", |d| d["name"] == "bo").await;
 
     // A message said on A reaches B, once, with the id A's client saw.
-    ana.send("message", json!({"room": "lobby", "text": "跨节点 🌍"})).await;
+    ana.send("message", json!({"room": "lobby", "text": "跨节点 🌍"}))
+        .await;
     let on_b = bo.until("message", |_| true).await;
     let on_a = ana.until("message", |_| true).await;
     assert_eq!(on_a, on_b);
     assert_eq!(on_b["from"], "ana");
     // A direct message from B to A.
-    bo.send("dm", json!({"to": "ana", "text": "hi from b"})).await;
+    bo.send("dm", json!({"to": "ana", "text": "hi from b"}))
+        .await;
     assert_eq!(ana.until("dm", |_| true).await["from"], "bo");
 
     // History is shared: B serves what was said on A.
@@ -108,9 +125,13 @@ async fn two_nodes_share_rooms_names_history_and_a_dead_node_leaves() {
     // PRESENCE_TTL (10 s) after the last refresh, plus up to one SYNC (2 s), plus slack.
     assert!(took < Duration::from_secs(14), "took {took:?}");
     let mut dee = Client::connect(&a.url("/chat")).await;
-    dee.send("join", json!({"room": "lobby", "name": "dee"})).await;
+    dee.send("join", json!({"room": "lobby", "name": "dee"}))
+        .await;
     dee.until("history", |_| true).await;
-    assert_eq!(names(&dee.until("online", |d| d["room"] == "lobby").await), ["ana", "dee"]);
+    assert_eq!(
+        names(&dee.until("online", |d| d["room"] == "lobby").await),
+        ["ana", "dee"]
+    );
     eprintln!("a dead node's users left the other node's list after {took:?}");
     drop(a);
     let _ = std::fs::remove_dir_all(&dir);

@@ -202,9 +202,26 @@ impl Client {
     /// Joins `room` as `name` and returns the history it got.
     pub async fn join(&mut self, room: &str, name: &str) -> Vec<Value> {
         self.send("join", json!({"room": room, "name": name})).await;
-        let history = self.until("history", |d| d["room"] == room).await;
-        self.until("online", |d| d["room"] == room).await;
-        history["messages"].as_array().cloned().unwrap_or_default()
+        // The join's answer is a history, then an online list. (A fresh connection first gets
+        // the lobby's online list, then its history: an online list before any history is not
+        // the answer.)
+        let mut history = None;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < deadline, "no answer to the join in time");
+            let msg = self
+                .next()
+                .await
+                .unwrap_or_else(|c| panic!("closed joining: {c:?}"));
+            if msg["data"]["room"] != room {
+                continue;
+            }
+            if msg["type"] == "history" {
+                history = msg["data"]["messages"].as_array().cloned();
+            } else if msg["type"] == "online" && history.is_some() {
+                return history.unwrap_or_default();
+            }
+        }
     }
 
     /// Reads until the socket closes; how it closed.
