@@ -106,6 +106,7 @@ for _ in $(seq 300); do
 done
 [ -n "$DEVTOOLS" ] || { echo "chromium did not open its DevTools port" >&2; exit 1; }
 
+[ -n "${SCREENSHOT:-}" ] && mkdir -p "$(dirname "$SCREENSHOT")"
 status=0
 timeout "$TIMEOUT" node --experimental-websocket --no-warnings "$HERE/nginx.mjs" \
     "$DEVTOOLS" "https://127.0.0.1:$PORT/" "${SCREENSHOT:-}" || status=$?
