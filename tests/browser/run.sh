@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Real-browser test of the chat demo (the `chat` package, examples/chat): headless Chromium, two
-# tabs, driven over the Chrome DevTools Protocol by chat.mjs (Node's built-in WebSocket and
-# fetch; no npm packages).
+# Real-browser test of the chat demo (the `chat` package, examples/chat): headless Chromium with
+# three tabs, driven over the Chrome DevTools Protocol by chat.mjs (Node's built-in WebSocket
+# and fetch; no npm packages). chat.mjs starts the chat server itself (port 0, a fresh SQLite
+# file) so that it can restart it on the same port in the middle of the conversation.
 #
 #   bash tests/browser/run.sh
 #
-# Env: TIMEOUT (seconds, default 120), PROFILE (cargo profile: dev or release, default dev),
-# SCREENSHOT (a PNG path for tab A at the end; optional). Everything runs on loopback.
+# Env: TIMEOUT (seconds for the browser part, default 180), PROFILE (cargo profile: dev or
+# release, default dev), SCREENSHOTS (a directory for the PNGs, default target/ci/screenshots),
+# CHAT (a chat server executable to test instead of building one). Everything runs on loopback.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-TIMEOUT="${TIMEOUT:-120}"
+TIMEOUT="${TIMEOUT:-180}"
 PROFILE="${PROFILE:-dev}"
+SCREENSHOTS="${SCREENSHOTS:-target/ci/screenshots}"
 HERE=tests/browser
 
 if [ ! -x /usr/bin/chromium ]; then
@@ -21,24 +24,31 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 command -v node >/dev/null || { echo "node is required" >&2; exit 1; }
 
-echo "building the chat demo ($PROFILE)" >&2
-cargo build --quiet --profile "$PROFILE" -p chat
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-case "$PROFILE" in dev) OUT=debug ;; *) OUT="$PROFILE" ;; esac
-CHAT="$TARGET_DIR/$OUT/chat"
+if [ -z "${CHAT:-}" ]; then
+    echo "building the chat demo ($PROFILE)" >&2
+    cargo build --quiet --profile "$PROFILE" -p chat
+    TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+    case "$PROFILE" in dev) OUT=debug ;; *) OUT="$PROFILE" ;; esac
+    CHAT="$TARGET_DIR/$OUT/chat"
+fi
+[ -x "$CHAT" ] || { echo "no chat server at $CHAT" >&2; exit 1; }
+mkdir -p "$SCREENSHOTS"
 
 WORK="$(mktemp -d)"
-SERVER_PID=""
 BROWSER_PID=""
 cleanup() {
     # Keep the script's status; under `set -e` a failing `wait` on a killed child (143) would
     # otherwise end the trap, and the script, with that status.
     local rc=$?
+    # chat.mjs stops its server itself; should node have been killed first, the server's pid is
+    # in server.pid.
+    if [ -s "$WORK/server.pid" ]; then
+        kill "$(cat "$WORK/server.pid")" 2>/dev/null || true
+    fi
     # Chromium's helper processes outlive the browser process for a moment and may still be
     # writing into the profile, so they are stopped too and the removal is retried, never fatal.
     [ -n "$BROWSER_PID" ] && pkill -P "$BROWSER_PID" 2>/dev/null || true
     [ -n "$BROWSER_PID" ] && { kill "$BROWSER_PID" 2>/dev/null && wait "$BROWSER_PID" 2>/dev/null; } || true
-    [ -n "$SERVER_PID" ] && { kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; } || true
     for _ in 1 2 3 4 5; do
         rm -rf "$WORK" 2>/dev/null && break
         sleep 0.5
@@ -47,22 +57,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Port 0: the server picks a free loopback port and prints it.
-"$CHAT" 127.0.0.1:0 2>"$WORK/chat.log" &
-SERVER_PID=$!
-URL=""
-for _ in $(seq 100); do
-    URL="$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/chat.log" || true)"
-    [ -n "$URL" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/chat.log" >&2; exit 1; }
-    sleep 0.1
-done
-[ -n "$URL" ] || { echo "chat server did not start" >&2; exit 1; }
-echo "chat server at $URL" >&2
-
 mkdir -p "$WORK/profile"
 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-quic --no-first-run --disable-component-update --disable-sync \
+    --disable-background-timer-throttling --disable-renderer-backgrounding \
+    --disable-backgrounding-occluded-windows \
     --user-data-dir="$WORK/profile" --remote-debugging-address=127.0.0.1 \
     --remote-debugging-port=0 about:blank >"$WORK/chromium.log" 2>&1 &
 BROWSER_PID=$!
@@ -77,12 +76,10 @@ for _ in $(seq 300); do
 done
 [ -n "$PORT" ] || { echo "chromium did not open its DevTools port" >&2; exit 1; }
 
+# chat.mjs bounds itself by TIMEOUT (and stops its server); `timeout` is the backstop.
 status=0
-timeout "$TIMEOUT" node --experimental-websocket --no-warnings "$HERE/chat.mjs" \
-    "$PORT" "$URL" "${SCREENSHOT:-}" || status=$?
-if [ "$status" -ne 0 ]; then
-    echo "--- chat server log" >&2
-    tail -n 20 "$WORK/chat.log" >&2
-    [ "$status" -eq 124 ] && echo "browser test timed out after ${TIMEOUT}s" >&2
-fi
+TIMEOUT="$TIMEOUT" SERVER_PIDFILE="$WORK/server.pid" \
+    timeout "$((TIMEOUT + 15))" node --experimental-websocket --no-warnings "$HERE/chat.mjs" \
+    "$PORT" "$CHAT" "$WORK/chat.db" "$SCREENSHOTS" || status=$?
+[ "$status" -eq 124 ] && echo "browser test killed after $((TIMEOUT + 15))s" >&2
 exit "$status"

@@ -27,6 +27,14 @@
 //! messages, joins and leaves, so a page shows the conversation and who is there before a name
 //! is chosen.
 //!
+//! # Order
+//!
+//! A connection gets `welcome`, `online` and `history` for the lobby, in that order, and on a
+//! `join` a `history` and then an `online` for the room. The connection is in the room (or
+//! watching the lobby) before its history is read, so live messages may arrive before the
+//! `history` that also holds them: nothing is missed, but a client merges by `id` and counts
+//! itself in sync only from the `history` on.
+//!
 //! # Limits
 //!
 //! Each one answered with an `error` that names it, the connection stays open:
