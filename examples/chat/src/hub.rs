@@ -230,12 +230,36 @@ impl Hub {
     }
 
     /// The names online in a room.
+    #[cfg(test)]
     pub fn online(&self, room: &str) -> Vec<String> {
         self.lock()
             .rooms
             .get(room)
             .map(|r| r.names.keys().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Queues a room's online list for a connection, with `also` in it (the connection's own
+    /// name, whose join may not have been applied yet). Read and queued under one lock, so that
+    /// no join or leave notice can be queued between the two and then be undone by a list
+    /// older than it.
+    pub fn send_online(&self, conn: ConnId, room: &str, also: Option<&str>) {
+        let state = self.lock();
+        let mut names: Vec<String> = state
+            .rooms
+            .get(room)
+            .map(|r| r.names.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(name) = also
+            && let Err(at) = names.binary_search_by(|n| n.as_str().cmp(name))
+        {
+            names.insert(at, name.to_owned());
+        }
+        if let Some(local) = state.conns.get(&conn) {
+            local
+                .outbox
+                .push(PreparedFrame::text(protocol::online(room, &names)));
+        }
     }
 
     /// Whether a name is online in any room, on any node.

@@ -169,8 +169,7 @@ fn welcome(app: &App, conn: ConnId, name: Option<&str>) {
         "limits": {"name": MAX_NAME, "text": MAX_TEXT, "room": MAX_ROOM},
     });
     app.hub.send_to(conn, protocol::server("welcome", data));
-    app.hub
-        .send_to(conn, protocol::online(LOBBY, &app.hub.online(LOBBY)));
+    app.hub.send_online(conn, LOBBY, None);
 }
 
 /// Writes up to [`WRITE_BATCH`] queued frames. `Err(Some(reason))`: dropped as too slow;
@@ -248,12 +247,7 @@ impl Session {
                 let new = app.hub.enter(conn, room)?;
                 let history = app.recent(room).await?;
                 app.hub.send_to(conn, protocol::history(room, &history));
-                let mut online = app.hub.online(room);
-                if !online.contains(&name) {
-                    online.push(name.clone());
-                    online.sort();
-                }
-                app.hub.send_to(conn, protocol::online(room, &online));
+                app.hub.send_online(conn, room, Some(&name));
                 if new {
                     let key = app.hub.key(conn);
                     app.joined(Presence {
