@@ -18,9 +18,11 @@ use crate::text::Utf8Bytes;
 ///   than a write of its own), a large one (4 KiB and up) is queued by reference;
 /// - **a server with permessage-deflate negotiated** compresses a payload at or above its
 ///   [`compression_threshold`](crate::DeflateConfig::compression_threshold) for that
-///   connection (each compressor has its own window, so a compressed frame cannot be shared)
-///   and queues a smaller one as prepared (uncompressed messages are always allowed,
-///   RFC 7692 section 6);
+///   connection and queues a smaller one as prepared (uncompressed messages are always
+///   allowed, RFC 7692 section 6). A frame made with
+///   [`with_compression`](PreparedFrame::with_compression) is compressed once instead, and each
+///   connection whose agreed window is at least the frame's queues those same compressed bytes:
+///   see there;
 /// - **a client** (whose frames must be masked with a fresh key, RFC 6455 section 5.3) masks
 ///   the payload into its queue, as for any send.
 ///
@@ -45,6 +47,20 @@ pub struct PreparedFrame {
     payload: Bytes,
     /// Header and payload in one piece, built once, for small frames.
     wire: Bytes,
+    /// The payload compressed once, for every connection that can take it.
+    #[cfg(feature = "deflate")]
+    compressed: Option<SharedDeflate>,
+}
+
+/// A message's payload compressed from an empty window, with the window it was compressed in.
+#[cfg(feature = "deflate")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SharedDeflate {
+    /// The LZ77 window's bits (9..=15): the frame suits a connection whose own agreed window
+    /// is at least this.
+    pub(crate) bits: u8,
+    /// The compressed payload, without the `00 00 ff ff` tail.
+    pub(crate) payload: Bytes,
 }
 
 /// Payloads below this are also kept framed in one piece (header + payload), so a connection
@@ -103,7 +119,68 @@ impl PreparedFrame {
             header_len: n as u8,
             payload,
             wire,
+            #[cfg(feature = "deflate")]
+            compressed: None,
         }
+    }
+
+    /// The same frame, its payload also compressed once for permessage-deflate, so that a room's
+    /// fan-out compresses a message once instead of once per member.
+    ///
+    /// The payload is compressed from an empty window with `config`'s level and memory level, in
+    /// a window of the bits a server answers with (`server_max_window_bits`, 12 by default). It
+    /// refers back only into itself, so it is valid on any connection whose agreed window for
+    /// our side is at least that large, whatever that connection sent before. Such a connection
+    /// queues the shared bytes and then forgets its own compressor's window, since the peer's
+    /// window now holds a message ours never saw: its next message of its own starts from an
+    /// empty window too (RFC 7692 section 7.2.1 lets a sender use less of the window than
+    /// agreed). On the other connections, and below the threshold, the frame is sent as
+    /// without this.
+    ///
+    /// Nothing is compressed below `config`'s
+    /// [`compression_threshold`](crate::DeflateConfig::compression_threshold).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wsproto::{DeflateConfig, PreparedFrame};
+    ///
+    /// let json = r#"{"type":"message","data":{"from":"ana","text":"你好，世界！你好，世界！"}}"#;
+    /// let frame = PreparedFrame::text(json).with_compression(&DeflateConfig::default());
+    /// assert!(frame.compressed_len().is_some_and(|n| n < json.len()));
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn with_compression(mut self, config: &crate::DeflateConfig) -> PreparedFrame {
+        if self.payload.len() < config.compression_threshold {
+            self.compressed = None;
+            return self;
+        }
+        let bits = config.server_bits(crate::Role::Server);
+        let mut compressor = crate::deflate::codec::Compressor::new(
+            config.level,
+            bits,
+            config.mem_level_clamped(),
+            true,
+        );
+        let mut out = alloc::vec::Vec::new();
+        compressor.compress_message(&self.payload, &mut out);
+        self.compressed = Some(SharedDeflate {
+            bits,
+            payload: Bytes::from(out),
+        });
+        self
+    }
+
+    /// The size of the payload compressed once by
+    /// [`with_compression`](PreparedFrame::with_compression), if it was.
+    #[cfg(feature = "deflate")]
+    pub fn compressed_len(&self) -> Option<usize> {
+        self.compressed.as_ref().map(|c| c.payload.len())
+    }
+
+    #[cfg(feature = "deflate")]
+    pub(crate) fn shared_deflate(&self) -> Option<&SharedDeflate> {
+        self.compressed.as_ref()
     }
 
     /// Text or binary.

@@ -166,3 +166,121 @@ fn a_prepared_frame_counts_against_the_output_limit() {
     assert_eq!(server.send_prepared(&frame), Err(SendError::OutputFull));
     assert_eq!(server.transmit_len(), frame.header().len() + 6000);
 }
+
+/// Inflates a server's compressed messages the way a peer with context takeover does: one raw
+/// DEFLATE stream for the whole connection, each message's payload followed by `00 00 ff ff`
+/// (RFC 7692 section 7.2.2). miniz_oxide, not the crate's own zlib-rs.
+fn inflate_stream(payloads: &[&[u8]]) -> Vec<String> {
+    use miniz_oxide::inflate::stream::{InflateState, inflate};
+    use miniz_oxide::{DataFormat, MZFlush};
+    let mut state = InflateState::new_boxed(DataFormat::Raw);
+    let mut out = Vec::new();
+    for payload in payloads {
+        let mut input = payload.to_vec();
+        input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        let mut text = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut rest = &input[..];
+        loop {
+            let r = inflate(&mut state, rest, &mut buf, MZFlush::Sync);
+            assert!(r.status.is_ok(), "inflate failed: {:?}", r.status);
+            text.extend_from_slice(&buf[..r.bytes_written]);
+            rest = &rest[r.bytes_consumed..];
+            if rest.is_empty() && r.bytes_written < buf.len() {
+                break;
+            }
+        }
+        out.push(String::from_utf8(text).unwrap());
+    }
+    out
+}
+
+#[test]
+fn rfc7692_a_frame_compressed_once_goes_out_as_is_between_the_connections_own_messages() {
+    let config = wsproto::DeflateConfig::default();
+    let shared_text = format!(
+        r#"{{"type":"message","data":{{"text":"{}"}}}}"#,
+        CHAT.repeat(4)
+    );
+    let own_text = format!(
+        r#"{{"type":"online","data":{{"names":["{}"]}}}}"#,
+        CHAT.repeat(3)
+    );
+    let frame = PreparedFrame::text(shared_text.clone()).with_compression(&config);
+    let compressed = frame.compressed_len().expect("compressed");
+    assert!(
+        compressed < shared_text.len() / 2,
+        "{compressed} of {}",
+        shared_text.len()
+    );
+    // Two connections agreed on 15-bit windows with context takeover: each takes the frame.
+    let mut wires = Vec::new();
+    for _ in 0..2 {
+        let mut server = deflate_pair_side(Role::Server);
+        let mut client = deflate_pair_side(Role::Client);
+        for _ in 0..3 {
+            server.send_text(&own_text).unwrap();
+            server.send_prepared(&frame).unwrap();
+            server.send_text(&own_text).unwrap();
+        }
+        let wire = drain(&mut server);
+        let frames = parse_frames(&wire);
+        assert!(frames.iter().all(|f| f.rsv == 0x4), "all compressed");
+        let payloads: Vec<&[u8]> = frames.iter().map(|f| &f.payload[..]).collect();
+        // The shared bytes are on the wire unchanged, every time.
+        assert!(payloads[1] == payloads[4] && payloads[4] == payloads[7]);
+        assert_eq!(payloads[1].len(), compressed);
+        // And the stream stays valid for the crate's inflater and for an independent one:
+        // the connection's own messages after a shared one refer back only to what follows it.
+        let fed = feed(&mut client, &wire);
+        assert_eq!(fed.error, None);
+        let expected: Vec<&str> = (0..3)
+            .flat_map(|_| [&own_text[..], &shared_text, &own_text])
+            .collect();
+        assert_eq!(
+            fed.events,
+            expected.iter().map(|t| text(t)).collect::<Vec<_>>()
+        );
+        assert_eq!(inflate_stream(&payloads), expected);
+        wires.push(payloads[1].to_vec());
+    }
+    assert_eq!(wires[0], wires[1], "the same bytes on every connection");
+}
+
+#[test]
+fn rfc7692_a_connection_with_a_smaller_window_compresses_the_frame_itself() {
+    let config = wsproto::DeflateConfig::default();
+    // 1,000 varied characters twice: the second copy is a back reference 1,000 bytes away,
+    // within a 12-bit window and beyond a 9-bit one.
+    let mut x = 7u32;
+    let block: String = (0..1000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            char::from(b'a' + ((x >> 16) % 26) as u8)
+        })
+        .collect();
+    let long = format!("{block}{block}");
+    let frame = PreparedFrame::text(long.clone()).with_compression(&config);
+    let shared = frame.compressed_len().unwrap();
+    // The frame was compressed in the 12-bit window a server answers with; this connection
+    // agreed on 9 bits, so the frame's back references might reach too far for its peer.
+    let params = DeflateParams::default().with_server_max_window_bits(9);
+    let mut c = Config::default();
+    c.deflate = Some(config.clone());
+    let mut server = Connection::upgraded_with_deflate(Role::Server, c.clone(), seed(), T0, params);
+    let mut client = Connection::upgraded_with_deflate(Role::Client, c, seed(), T0, params);
+    server.send_prepared(&frame).unwrap();
+    let wire = drain(&mut server);
+    let frames = parse_frames(&wire);
+    assert_eq!(frames[0].rsv, 0x4);
+    assert!(
+        frames[0].payload.len() > shared + 500,
+        "compressed here, in 9 bits: {} vs {shared}",
+        frames[0].payload.len()
+    );
+    let fed = feed(&mut client, &wire);
+    assert_eq!((fed.error, fed.events), (None, vec![text(&long)]));
+    // Below the threshold nothing is compressed, and the frame goes out as prepared.
+    let small = PreparedFrame::text("hi").with_compression(&config);
+    assert_eq!(small.compressed_len(), None);
+}

@@ -120,7 +120,11 @@ nodes=()
 node_pids=()
 for n in 0 1; do
     port="$(free_port)"
-    "$chat" "127.0.0.1:$port" --redis "redis://127.0.0.1:$rport" --db "$tmp/node$n.db" \
+    # NODE_MALLOC=MALLOC_MMAP_THRESHOLD_=32768 runs the nodes with the glibc setting that
+    # docs/deflate-memory.md advises for servers with compression (freed zlib buffers go back
+    # to the system); it costs some CPU, so it is off by default. See docs/chat-load.md.
+    env ${NODE_MALLOC:-} \
+        "$chat" "127.0.0.1:$port" --redis "redis://127.0.0.1:$rport" --db "$tmp/node$n.db" \
         >"$tmp/node$n.log" 2>&1 &
     pid=$!
     pids+=("$pid")

@@ -73,6 +73,14 @@ impl Deflate {
         }
     }
 
+    /// Our own agreed window's bits.
+    fn own_bits(&self, role: Role) -> u8 {
+        match role {
+            Role::Client => self.params.client_max_window_bits(),
+            Role::Server => self.params.server_max_window_bits(),
+        }
+    }
+
     /// Our compressor, for a message sent at about `now` (the last input's time: sends are not
     /// given the time, and a stale one only makes the first check come early).
     pub(super) fn compressor(&mut self, now: Instant) -> &mut Compressor {
@@ -182,6 +190,32 @@ impl Connection {
         let mut payload = Vec::new();
         deflate.compressor(now).compress_message(data, &mut payload);
         self.queue_frame_rsv(data_opcode(kind), true, frame::RSV1, &payload);
+        Ok(())
+    }
+
+    /// Whether a message compressed once in a window of `bits` may go on this connection: our
+    /// agreed window must be at least that large.
+    pub(super) fn takes_shared_deflate(&self, bits: u8) -> bool {
+        self.deflate
+            .as_ref()
+            .is_some_and(|d| d.own_bits(self.role) >= bits)
+    }
+
+    /// Queues a message compressed once for many connections, RSV1 set, then forgets our
+    /// compressor's window: the peer's window now ends with this message, which ours never saw,
+    /// so our next message must not refer back past it. (The stream is freed: it is rebuilt
+    /// empty for our next message of our own.)
+    pub(super) fn send_shared_deflate(
+        &mut self,
+        kind: DataKind,
+        compressed: &bytes::Bytes,
+    ) -> Result<(), SendError> {
+        self.check_room(MAX_HEADER_LEN + compressed.len(), false)?;
+        let Some(deflate) = self.deflate.as_mut() else {
+            return Err(SendError::NotOpen);
+        };
+        deflate.compressor.forget();
+        self.queue_frame_rsv(data_opcode(kind), true, frame::RSV1, compressed);
         Ok(())
     }
 

@@ -149,6 +149,11 @@ impl Connection {
         let payload = frame.payload();
         #[cfg(feature = "deflate")]
         if self.should_compress(payload.len()) {
+            if let Some(shared) = frame.shared_deflate()
+                && self.takes_shared_deflate(shared.bits)
+            {
+                return self.send_shared_deflate(frame.kind(), &shared.payload);
+            }
             return self.send_compressed(frame.kind(), payload);
         }
         if self.role == Role::Client {

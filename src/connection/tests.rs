@@ -246,6 +246,29 @@ fn compressed_messages_cross_both_ways() {
     }
 }
 
+#[cfg(feature = "deflate")]
+#[test]
+fn a_frame_compressed_once_and_the_connections_own_messages_interleave() {
+    let config = crate::deflate::DeflateConfig::default();
+    let deflate = Config::default().deflate(config.clone());
+    let (mut c, mut s) = open_pair(deflate.clone(), deflate);
+    let shared = "{\"type\":\"message\",\"data\":\"共享的消息 🌏 共享的消息 🌏 共享的消息 🌏\"}";
+    let own = "{\"type\":\"online\",\"data\":[\"アリス\",\"ボブ\",\"アリス\",\"ボブ\"]}";
+    let frame = crate::PreparedFrame::text(shared).with_compression(&config);
+    assert!(s.takes_shared_deflate(12));
+    for _ in 0..2 {
+        s.send_text(own).unwrap();
+        s.send_prepared(&frame).unwrap();
+        s.send_text(own).unwrap();
+        let expected = vec![
+            Seen::Text(own.into()),
+            Seen::Text(shared.into()),
+            Seen::Text(own.into()),
+        ];
+        assert_eq!(pump(&mut s, &mut c, 16), (expected, None));
+    }
+}
+
 #[test]
 fn roles_are_reported() {
     let (c, s) = open_pair(Config::default(), Config::default());

@@ -94,6 +94,15 @@ impl Compressor {
         true
     }
 
+    /// Frees the zlib stream and its history: the next message starts from an empty window.
+    /// For after the peer's window took in a message this compressor never saw. Not in the
+    /// middle of a fragmented message (the caller sends whole messages only).
+    pub(crate) fn forget(&mut self) {
+        debug_assert!(!self.in_message);
+        self.deflater = None;
+        self.history = Vec::new();
+    }
+
     /// Whether a zlib stream is allocated now.
     #[cfg(test)]
     pub(crate) fn is_live(&self) -> bool {

@@ -7,9 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use wsproto::PreparedFrame;
+use wsproto::{DeflateConfig, PreparedFrame};
 
 use crate::outbox::Outbox;
 use crate::protocol::{
@@ -71,6 +72,10 @@ struct Room {
     entries: HashMap<String, String>,
     /// Name to its number of entries: the online list.
     names: BTreeMap<String, usize>,
+    /// When a join or leave event last changed an entry. A read of the shared store issued
+    /// before that is older than the event and must not undo it: a join's entry missing from
+    /// it, or a leave's still in it, is the read's age, not news.
+    changed: HashMap<String, Instant>,
 }
 
 impl Room {
@@ -99,7 +104,10 @@ impl Room {
     }
 
     fn is_idle(&self, room: &str) -> bool {
-        self.members.is_empty() && self.entries.is_empty() && !DEFAULT_ROOMS.contains(&room)
+        self.members.is_empty()
+            && self.entries.is_empty()
+            && self.changed.is_empty()
+            && !DEFAULT_ROOMS.contains(&room)
     }
 }
 
@@ -291,11 +299,11 @@ impl Hub {
         let mut state = self.lock();
         match event {
             Event::Message(m) => {
-                let frame = PreparedFrame::text(protocol::message(m));
+                let frame = shared_frame(protocol::message(m));
                 state.fan_out(&m.room, &frame, true);
             }
             Event::Dm(m) => {
-                let frame = PreparedFrame::text(protocol::dm(m));
+                let frame = shared_frame(protocol::dm(m));
                 for local in state.conns.values() {
                     let name = local.name.as_deref();
                     if name == Some(m.to.as_str()) || name == Some(m.from.as_str()) {
@@ -304,17 +312,18 @@ impl Hub {
                 }
             }
             Event::Join(p) => {
-                let new = state
-                    .rooms
-                    .entry(p.room.clone())
-                    .or_default()
-                    .add(&p.key, &p.name);
+                let r = state.rooms.entry(p.room.clone()).or_default();
+                r.changed.insert(p.key.clone(), Instant::now());
+                let new = r.add(&p.key, &p.name);
                 if new {
                     state.notice("join", &p.room, &p.name);
                 }
             }
             Event::Leave(p) => {
-                let gone = state.rooms.get_mut(&p.room).and_then(|r| r.remove(&p.key));
+                let gone = state.rooms.get_mut(&p.room).and_then(|r| {
+                    r.changed.insert(p.key.clone(), Instant::now());
+                    r.remove(&p.key)
+                });
                 if let Some(name) = gone {
                     state.notice("leave", &p.room, &name);
                 }
@@ -324,16 +333,18 @@ impl Hub {
     }
 
     /// Replaces the room's entries of other nodes with `entries` (key to name), as read from the
-    /// shared store, announcing the names that came and went. This node's own entries stay as
-    /// they are: it knows them first-hand.
-    pub fn sync_room(&self, room: &str, entries: &HashMap<String, String>) {
+    /// shared store by a read issued at `read_at`, announcing the names that came and went. This
+    /// node's own entries stay as they are (it knows them first-hand), and so do entries a join
+    /// or leave event changed after `read_at` (the event is newer than the read).
+    pub fn sync_room(&self, room: &str, entries: &HashMap<String, String>, read_at: Instant) {
         let own = format!("{}/", self.node);
         let mut state = self.lock();
         let r = state.rooms.entry(room.to_owned()).or_default();
+        let newer = |r: &Room, key: &str| r.changed.get(key).is_some_and(|t| *t >= read_at);
         let stale: Vec<String> = r
             .entries
             .keys()
-            .filter(|key| !key.starts_with(&own) && !entries.contains_key(*key))
+            .filter(|key| !key.starts_with(&own) && !entries.contains_key(*key) && !newer(r, key))
             .cloned()
             .collect();
         let mut left = Vec::new();
@@ -342,10 +353,12 @@ impl Hub {
         }
         let mut joined = Vec::new();
         for (key, name) in entries {
-            if !key.starts_with(&own) && r.add(key, name) {
+            if !key.starts_with(&own) && !newer(r, key) && r.add(key, name) {
                 joined.push(name.clone());
             }
         }
+        // What happened before the read, the read has seen.
+        r.changed.retain(|_, t| *t >= read_at);
         for name in left {
             state.notice("leave", room, &name);
         }
@@ -376,6 +389,13 @@ impl Hub {
     }
 }
 
+/// A frame for many members, framed once and, for the members that negotiated
+/// permessage-deflate (the extractor's default settings), compressed once: a room's message costs
+/// one compression per node, not one per member.
+fn shared_frame(json: String) -> PreparedFrame {
+    PreparedFrame::text(json).with_compression(&DeflateConfig::default())
+}
+
 impl State {
     /// Queues the frame for the room's local members (and, for the lobby, with `watchers`, for
     /// the connections that are in no room yet: a page shows the lobby before a name is chosen).
@@ -395,7 +415,7 @@ impl State {
     }
 
     fn notice(&self, kind: &str, room: &str, name: &str) {
-        let frame = PreparedFrame::text(protocol::presence(kind, room, name));
+        let frame = shared_frame(protocol::presence(kind, room, name));
         self.fan_out(room, &frame, true);
     }
 
@@ -478,10 +498,34 @@ mod tests {
         hub.apply(&Event::Join(presence("lobby", "bo", "n2/1")));
         let _ = texts(&out_a);
         // n2 died: its entry expired from the shared store, which has not seen ours yet.
-        hub.sync_room("lobby", &HashMap::new());
+        hub.sync_room("lobby", &HashMap::new(), Instant::now());
         assert_eq!(hub.online("lobby"), ["ana"]);
         let got = texts(&out_a);
         assert_eq!(got, [protocol::presence("leave", "lobby", "bo")]);
+    }
+
+    #[test]
+    fn a_read_older_than_an_event_does_not_undo_it() {
+        let hub = Hub::new("n1".into());
+        let (a, out_a) = hub.connect();
+        hub.enter(a, "lobby").unwrap();
+        hub.apply(&Event::Join(presence("lobby", "cy", "n2/2")));
+        // A read is issued; then bo's join and cy's leave arrive; then the read's answer,
+        // which has cy and not bo.
+        let issued = Instant::now();
+        hub.apply(&Event::Join(presence("lobby", "bo", "n2/1")));
+        hub.apply(&Event::Leave(presence("lobby", "cy", "n2/2")));
+        let _ = texts(&out_a);
+        let read: HashMap<String, String> = [("n2/2".to_owned(), "cy".to_owned())].into();
+        hub.sync_room("lobby", &read, issued);
+        assert_eq!(hub.online("lobby"), ["bo"]);
+        assert!(
+            texts(&out_a).is_empty(),
+            "no false leave of bo, no false join of cy"
+        );
+        // A read issued after the events is believed.
+        hub.sync_room("lobby", &HashMap::new(), Instant::now());
+        assert!(hub.online("lobby").is_empty());
     }
 
     #[test]

@@ -124,7 +124,7 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => {
             let redis = Redis::connect(url).await?;
             tokio::spawn(redis.clone().follow(Arc::clone(&hub)));
-            tokio::spawn(redis.clone().keep_presence(Arc::clone(&hub)));
+            keep_presence_apart(url.clone(), Arc::clone(&hub))?;
             Backend::Redis(Box::new(redis))
         }
         None => Backend::Local(Sqlite::open(&options.db)?),
@@ -166,6 +166,30 @@ async fn serve(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         db.flush()?;
     }
     eprintln!("chat: history written, bye");
+    Ok(())
+}
+
+/// Runs the presence refresh and sync on a thread and runtime of their own, over a Redis
+/// connection of their own: a node's users must not vanish from the other nodes' lists because
+/// its connections keep the main runtime busy (10,000 clients joining at once on two cores
+/// delayed a refresh on the shared runtime past the entries' expiry).
+fn keep_presence_apart(url: String, hub: Arc<Hub>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("chat-presence".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                loop {
+                    match Redis::connect(&url).await {
+                        Ok(redis) => redis.keep_presence(Arc::clone(&hub)).await,
+                        Err(e) => eprintln!("chat: presence cannot reach Redis: {e}"),
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        })?;
     Ok(())
 }
 

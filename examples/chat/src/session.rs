@@ -245,7 +245,16 @@ impl Session {
                     }
                 };
                 let new = app.hub.enter(conn, room)?;
-                let history = app.recent(room).await?;
+                let history = match app.recent(room).await {
+                    Ok(history) => history,
+                    Err(reason) => {
+                        // Not in the room without its history and presence: a retry starts over.
+                        if new {
+                            app.hub.exit(conn, room);
+                        }
+                        return Err(reason);
+                    }
+                };
                 app.hub.send_to(conn, protocol::history(room, &history));
                 app.hub.send_online(conn, room, Some(&name));
                 if new {

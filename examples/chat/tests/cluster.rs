@@ -1,6 +1,6 @@
 //! Two chat nodes over a real Redis (`redis-server`, the Debian package, on a loopback port):
 //! rooms, names online, direct messages and history cross nodes, and a node that dies takes its
-//! users off the other node's lists within `PRESENCE_TTL + SYNC` (12 s).
+//! users off the other node's lists within `PRESENCE_TTL + SYNC` (17 s).
 //!
 //! Ignored by plain `cargo test` because it needs `redis-server`; `.ci/run` installs it and runs
 //! `cargo test -p chat --test cluster -- --ignored`.
@@ -110,7 +110,7 @@ async fn two_nodes_share_rooms_names_history_and_a_dead_node_leaves() {
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["id"], on_a["id"]);
 
-    // Node B dies without a word: its users leave A's lists within 12 s.
+    // Node B dies without a word: its users leave A's lists within 17 s.
     let killed = Instant::now();
     b.child.kill().unwrap();
     let _ = b.child.wait();
@@ -122,8 +122,8 @@ async fn two_nodes_share_rooms_names_history_and_a_dead_node_leaves() {
     gone.sort();
     assert_eq!(gone, ["bo", "cy"]);
     let took = killed.elapsed();
-    // PRESENCE_TTL (10 s) after the last refresh, plus up to one SYNC (2 s), plus slack.
-    assert!(took < Duration::from_secs(14), "took {took:?}");
+    // PRESENCE_TTL (15 s) after the last refresh, plus up to one SYNC (2 s), plus slack.
+    assert!(took < Duration::from_secs(19), "took {took:?}");
     let mut dee = Client::connect(&a.url("/chat")).await;
     dee.send("join", json!({"room": "lobby", "name": "dee"}))
         .await;

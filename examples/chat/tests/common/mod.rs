@@ -13,7 +13,8 @@ use wsproto::io::tokio::{MaybeTlsStream, WebSocketStream};
 use wsproto::{CloseCode, Config};
 
 /// How long any single wait may take.
-pub const WAIT: Duration = Duration::from_secs(15);
+/// (Longer than a dead node's presence takes to expire in tests/cluster.rs, 17 s.)
+pub const WAIT: Duration = Duration::from_secs(25);
 
 /// A chat process, killed on drop.
 pub struct Server {
