@@ -5,18 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, http_get, scratch};
+use common::{Client, Server, http_get, names, scratch};
 use serde_json::{Value, json};
 use wsproto::CloseCode;
-
-fn names(online: &Value) -> Vec<String> {
-    online["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_names_online_messages_and_direct_messages() {

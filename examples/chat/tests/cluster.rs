@@ -10,7 +10,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, WAIT, http_get, scratch};
+use common::{Client, Server, WAIT, http_get, names, scratch};
 use serde_json::{Value, json};
 
 struct Redis(Child);
@@ -58,15 +58,6 @@ fn start_redis(dir: &std::path::Path) -> (Redis, String) {
         std::thread::sleep(Duration::from_millis(20));
     }
     (redis, format!("redis://127.0.0.1:{port}"))
-}
-
-fn names(online: &Value) -> Vec<String> {
-    online["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
